@@ -1,0 +1,594 @@
+"""`mktsheets new`: write a styled workbook with live formulas and their cached values.
+
+The workbook is computed in Python first (the same rules the recalculator uses),
+then every formula is written together with its value, so the file shows numbers
+in every viewer before Excel ever recalculates it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import xlsxwriter
+
+from . import __version__
+from .compute import compute, helper_keys, sheet_formulas
+from .layout import Layout, SheetLayout, col_letter, quote_sheet, setting_name, table_name
+from .model import Inputs, RawBook, parse
+from .period import Quarter, calendar, parse_quarter
+from .problems import ProblemList
+from .rules import dashboard, settings_sheet
+from .rules.base import from_serial
+from .rules.context import Calc
+from .schema import Template, load_template
+from .styles import Formats
+from .validate import validate
+
+DATA_SHEETS = ("team", "targets", "tracking", "evaluation", "incentives", "review")
+TABLE_ROWS = 10          # reserved rows of each Settings table (users may add tiers)
+LIST_ROWS = 40           # reserved rows of each dropdown list
+CAL_ROWS = 16            # reserved calendar rows (a quarter has at most 14 weeks)
+MIN_WEEKS = 14
+LISTS = ("goal_type", "level", "direction", "aggregation", "kind", "yesno", "scoring", "basis")
+LIST_FIRST_COL = 5       # F: dropdown lists on Settings start here
+PROPERTY_TEMPLATE = "mktsheets.template"
+PROPERTY_VERSION = "mktsheets.template_version"
+PROPERTY_LANG = "mktsheets.lang"
+
+
+@dataclass
+class Written:
+    """What `new` produced: the file, the computed values and the problems found."""
+
+    path: Path
+    calc: Calc
+    problems: ProblemList
+
+
+# ----------------------------------------------------------------- layout
+
+def settings_positions(template: Template) -> tuple[dict[str, int], dict[str, int], int]:
+    """Rows of the settings, the first data row of each table, and of the calendar."""
+    rows = {s.key: 2 + i for i, s in enumerate(template.settings)}
+    r = 2 + len(template.settings) + 1
+    tables = {}
+    for t in template.tables:
+        tables[t.key] = r + 2            # title, header, then data
+        r += 2 + TABLE_ROWS + 1          # one blank row after the reserved rows
+    return rows, tables, r + 2
+
+
+def make_layout(template: Template, lang: str, counts: Mapping[str, int], months: tuple[str, ...],
+                weeks: int = MIN_WEEKS) -> Layout:
+    """The generator's layout: template column order, helpers appended (hidden)."""
+    sheets = {}
+    for s in template.sheets:
+        sl = SheetLayout(name=s.name(lang))
+        keys = [c.key for c in s.columns] + list(helper_keys(s.key, weeks))
+        sl.columns = {k: i for i, k in enumerate(keys)}
+        if s.columns:
+            n = counts.get(s.follows or s.key, 0)
+            sl.last = sl.first + max(n, 1) - 1
+        sheets[s.key] = sl
+    rows, _, cal_first = settings_positions(template)
+    return Layout(template, lang, sheets, weeks=weeks, months=months, setting_rows=rows,
+                  calendar_first=cal_first, calendar_len=CAL_ROWS)
+
+
+def row_counts(template: Template, data: Mapping[str, list]) -> dict[str, int]:
+    """Pre-formatted rows per sheet: the template's default, or the data plus room to grow."""
+    counts = {}
+    for s in template.sheets:
+        if not s.columns or s.follows:
+            continue
+        n = len(data.get(s.key, ()))
+        counts[s.key] = max(s.rows, n + max(10, n // 5)) if n else s.rows
+    counts["checks"] = 0
+    return counts
+
+
+# ----------------------------------------------------------------- raw book
+
+def build_raw(template: Template, lang: str, quarter: Quarter, data: Mapping[str, list],
+              layout: Layout, settings: Mapping[str, Any] | None = None) -> RawBook:
+    """The cells the generator will write, as a RawBook the parser reads like a file."""
+    values: dict[str, Any] = {}
+    for s in template.settings:
+        v = s.default
+        if s.key == "period":
+            v = quarter.code
+        elif s.key in {"start", "end"}:
+            v = getattr(quarter, s.key)
+        elif s.type == "code":
+            v = template.code_label(s.list, s.default, lang)
+        values[s.key] = None if v == "" else v
+    values.update(settings or {})
+    cells = {k: f"B{r}" for k, r in layout.setting_rows.items()}
+    _, table_rows, _ = settings_positions(template)
+    tables = {t.key: [tuple(r) for r in t.rows] for t in template.tables}
+    table_cells = {t.key: (table_rows[t.key], [col_letter(i) for i in range(len(t.columns))])
+                   for t in template.tables}
+    sheets = {}
+    for key in DATA_SHEETS:
+        sheet = template.sheet(key)
+        sl = layout.sheet(key)
+        records = list(data.get(key, ()))
+        cols = [c.key for c in sheet.input_columns]
+        frame = pd.DataFrame([{k: r.get(k) for k in cols} for r in records], columns=cols, dtype=object)
+        frame = frame.reindex(range(len(sl.rows)))
+        frame.index = list(sl.rows)
+        sheets[key] = frame.astype(object).where(frame.notna(), None)
+    return RawBook(lang, values, cells, tables, table_cells, sheets)
+
+
+# ----------------------------------------------------------------- public API
+
+def new_workbook(path: str | Path, period: str = "2024Q3", lang: str = "zh",
+                 data: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+                 settings: Mapping[str, Any] | None = None, template: Template | None = None) -> Written:
+    """Write a quarterly workbook; `data` maps sheet keys to rows (dicts keyed by column key)."""
+    template = template or load_template()
+    if lang not in ("zh", "en"):
+        raise ValueError(f"language must be zh or en, not {lang!r}")
+    quarter = parse_quarter(period)
+    if quarter is None:
+        raise ValueError(f"period {period!r} is not a quarter code such as 2024Q3")
+    data = {k: list(v) for k, v in (data or {}).items()}
+    weeks = max(MIN_WEEKS, len(calendar(quarter.start, quarter.end)))
+    layout = make_layout(template, lang, row_counts(template, data), quarter.months, weeks)
+    raw = build_raw(template, lang, quarter, data, layout, settings)
+    inputs, problems = parse(template, raw, layout)
+    calc = compute(inputs, layout, problems)
+    validate(calc)
+    path = Path(path)
+    _Writer(template, layout, raw, calc).write(path)
+    return Written(path, calc, calc.problems)
+
+
+# ----------------------------------------------------------------- writing
+
+def _cached(value):
+    """A Python result as the cached value of a formula ("" for blank)."""
+    if value is None:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return "" if math.isnan(value) else float(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return str(value)
+
+
+class _Writer:
+    def __init__(self, template: Template, layout: Layout, raw: RawBook, calc: Calc):
+        self.t, self.L, self.raw, self.calc = template, layout, raw, calc
+        self.lang = layout.lang
+
+    def say(self, zh: str, en: str) -> str:
+        return zh if self.lang == "zh" else en
+
+    def write(self, path: Path) -> None:
+        wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
+                                             "strings_to_urls": False})
+        self.wb, self.fmt = wb, Formats(wb)
+        self.sheets = {s.key: wb.add_worksheet(s.name(self.lang)) for s in self.t.sheets}
+        self._properties()
+        self._guide()
+        self._settings()
+        for key in DATA_SHEETS:
+            self._data_sheet(key)
+        self._names()
+        self._validations()
+        self._dashboard()
+        self._checks()
+        self.sheets["guide"].activate()
+        wb.close()
+
+    # -- document
+    def _properties(self) -> None:
+        period = self.calc.s.get("period", "")
+        self.wb.set_properties({
+            "title": self.say(f"{period} 目标与激励", f"{period} goals and incentives"),
+            "subject": self.say("营销团队季度目标、跟踪、评估与激励", "Marketing team quarter: goals, tracking, evaluation, incentives"),
+            "author": "mktsheets", "comments": f"{self.t.name} v{self.t.version}",
+            "keywords": "mktsheets", "created": datetime(2000, 1, 1),
+        })
+        self.wb.set_custom_property(PROPERTY_TEMPLATE, self.t.name)
+        self.wb.set_custom_property(PROPERTY_VERSION, str(self.t.version))
+        self.wb.set_custom_property(PROPERTY_LANG, self.lang)
+
+    def _print_setup(self, ws, header_row: int | None = 0) -> None:
+        ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.fit_to_pages(1, 0)
+        ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+        if header_row is not None:
+            ws.repeat_rows(header_row)
+
+    # -- Guide
+    def _guide(self) -> None:
+        ws = self.sheets["guide"]
+        f = self.fmt
+        ws.set_column(0, 0, 22)
+        ws.set_column(1, 1, 90)
+        period = self.calc.s.get("period", "")
+        ws.write_string(0, 0, self.say(f"{period} 营销团队目标与激励表", f"{period} marketing goals and incentives"),
+                        f.get("title"))
+        rows = [
+            (self.say("模板", "Template"), f"{self.t.name} v{self.t.version}"),
+            (self.say("生成工具", "Made by"), f"mktsheets {__version__}"),
+            (self.say("本期", "Period"), period),
+            ("", ""),
+            (self.say("黄色单元格", "Yellow cells"), self.say("由您填写（输入）", "You type here (input)")),
+            (self.say("蓝灰色单元格", "Blue-grey cells"),
+             self.say("公式自动计算，请勿填写；被改写的公式会在重算时恢复并提示",
+                      "Formulas; do not type here - an overwritten formula is restored by recalc and reported")),
+            ("", ""),
+            (self.say("使用步骤", "How to use it"), self.say(
+                "1 目标：填写目标、拆解（公司→部门→小组→个人）、权重与负责人\n"
+                "2 跟踪：每周填写计划量、实际量；预警或超额时写明偏差原因与改进措施\n"
+                "3 评估：期末填写定量指标实际值与 360 评分（上级/同事/客户）\n"
+                "4 激励：自动计算总分、等级、排名、奖金与提成；调整金额须写原因\n"
+                "5 复盘：记录亮点、问题、根本原因、改进计划、责任人与时限\n"
+                "每周例会前运行：mktsheets recalc 本文件.xlsx",
+                "1 Targets: goals, their breakdown (company → department → group → person), weights, owners\n"
+                "2 Tracking: each week planned and actual; for warnings or over-achievement the reason and the action\n"
+                "3 Evaluation: at period end the quantitative actuals and the 360 scores (manager/peer/customer)\n"
+                "4 Incentives: totals, grades, ranks, bonuses and commissions are computed; an adjustment needs a reason\n"
+                "5 Review: highlights, problems, root causes, improvement plan, owner and deadline\n"
+                "Before each weekly review run: mktsheets recalc this-file.xlsx")),
+            (self.say("数字写法", "Numbers"), self.say(
+                "可填 5万、1.2亿、¥1,200、80%；权重可填 30% 或 30。建议直接填数字，表内公式才能实时计算。",
+                "You may type 5万, 1.2亿, ¥1,200, 80%; weights as 30% or 30. Plain numbers keep the live formulas working.")),
+            (self.say("参数", "Settings"), self.say(
+                "阈值、评分档位、奖金系数、等级、提成档位都在“参数”表，可直接修改",
+                "Thresholds, score tiers, payout factors, grades and commission brackets live on Settings and may be edited")),
+        ]
+        legend = {4: f.get("input"), 5: f.get("computed")}   # the colour legend shows the real fills
+        for i, (a, b) in enumerate(rows):
+            ws.write_string(2 + i, 0, a, legend.get(i) or (f.get("label") if a else f.get("text")))
+            ws.write_string(2 + i, 1, b, f.get("text"))
+        ws.set_row(2 + 7, 110)
+        self._print_setup(ws, None)
+
+    # -- Settings
+    def _settings(self) -> None:
+        ws = self.sheets["settings"]
+        f = self.fmt
+        L = self.L
+        used = self.calc.out["settings"]
+        for c, w in enumerate((18, 16, 16, 52)):
+            ws.set_column(c, c, w)
+        heads = (self.say("参数", "Setting"), self.say("值", "Value"), self.say("生效值", "Value used"),
+                 self.say("说明", "Note"))
+        for c, h in enumerate(heads):
+            ws.write_string(0, c, h, f.get("header_computed" if c == 2 else "header_input"))
+        for s in self.t.settings:
+            r = L.setting_rows[s.key] - 1
+            label = s.label[0 if self.lang == "zh" else 1]
+            ws.write_string(r, 0, label, f.get("label"))
+            self._write_input(ws, r, 1, self.raw.settings.get(s.key), s.type if s.type != "code" else "text")
+            default = (s.default if s.key not in {"start", "end"}
+                       else self.calc.s.get(s.key))
+            formula = settings_sheet.used_formula(L, s.key, default)
+            ctype = "text" if s.type in {"code", "period", "text"} else ("money" if s.type == "money" else s.type)
+            ws.write_formula(r, 2, "=" + formula, f.get("computed", ctype), _cached(used.get(s.key)))
+            ws.write_string(r, 3, s.note[0 if self.lang == "zh" else 1], f.get("text"))
+        _, table_rows, cal_first = settings_positions(self.t)
+        for t in self.t.tables:
+            first = table_rows[t.key]
+            ws.write_string(first - 3, 0, t.title[0 if self.lang == "zh" else 1], f.get("subtitle"))
+            for j, (key, zh, en, ctype) in enumerate(t.columns):
+                ws.write_string(first - 2, j, zh if self.lang == "zh" else en, f.get("header_input"))
+                for i in range(TABLE_ROWS):
+                    v = self.raw.tables[t.key][i][j] if i < len(self.raw.tables[t.key]) else None
+                    self._write_input(ws, first - 1 + i, j, v, ctype)
+        # calendar: live formulas from the period start and end
+        ws.write_string(cal_first - 3, 0, self.say("周历", "Calendar"), f.get("subtitle"))
+        for j, h in enumerate((self.say("周次", "Week"), self.say("开始", "Start"), self.say("结束", "End"))):
+            ws.write_string(cal_first - 2, j, h, f.get("header_computed"))
+        cal_values = settings_sheet.calendar_values(self.calc, CAL_ROWS)
+        for i in range(CAL_ROWS):
+            formulas = settings_sheet.calendar_formulas(L, i)
+            for j, col in enumerate(("A", "B", "C")):
+                ws.write_formula(cal_first - 1 + i, j, "=" + formulas[col],
+                                 f.get("computed", "int" if j == 0 else "date"), _cached(cal_values[i][j]))
+        # dropdown lists
+        for j, key in enumerate(LISTS):
+            col = LIST_FIRST_COL + j
+            ws.set_column(col, col, 14)
+            ws.write_string(0, col, self._list_title(key), f.get("header_input"))
+            for i, label in enumerate(self.t.code_labels(key, self.lang)):
+                ws.write_string(1 + i, col, label, f.get("input", "text"))
+        pcol = LIST_FIRST_COL + len(LISTS)
+        ws.set_column(pcol, pcol, 12)
+        ws.write_string(0, pcol, self.say("考核周期", "Periods"), f.get("header_input"))
+        for i, p in enumerate((self.calc.s.get("period", ""),) + tuple(self.calc.inputs.months)):
+            ws.write_string(1 + i, pcol, p, f.get("input", "text"))
+        ws.freeze_panes(1, 1)
+        self._print_setup(ws)
+
+    def _list_title(self, key: str) -> str:
+        titles = {"goal_type": ("目标类型", "Goal types"), "level": ("层级", "Levels"),
+                  "direction": ("方向", "Directions"), "aggregation": ("汇总方式", "Aggregations"),
+                  "kind": ("指标类型", "Kinds"), "yesno": ("是/否", "Yes/No"),
+                  "scoring": ("评分方式", "Scoring"), "basis": ("系数依据", "Payout basis")}
+        return titles[key][0 if self.lang == "zh" else 1]
+
+    def _names(self) -> None:
+        L = self.L
+        st = quote_sheet(L.sheet("settings").name)
+        for s in self.t.settings:
+            self.wb.define_name(setting_name(s.key), f"={st}!$C${L.setting_rows[s.key]}")
+        _, table_rows, cal_first = settings_positions(self.t)
+        for t in self.t.tables:
+            first = table_rows[t.key]
+            for j, (key, *_rest) in enumerate(t.columns):
+                c = col_letter(j)
+                self.wb.define_name(table_name(t.key, key), f"={st}!${c}${first}:${c}${first + TABLE_ROWS - 1}")
+            if t.key == "brackets":
+                self.wb.define_name(table_name("brackets", "next"), f"={st}!$A${first + 1}:$A${first + TABLE_ROWS}")
+        last = cal_first + CAL_ROWS - 1
+        for key, c in (("WEEK", "A"), ("START", "B"), ("END", "C")):
+            self.wb.define_name(f"MK_CAL_{key}", f"={st}!${c}${cal_first}:${c}${last}")
+        for j, key in enumerate(LISTS + ("period",)):
+            c = col_letter(LIST_FIRST_COL + j)
+            self.wb.define_name(f"MK_LIST_{key.upper()}", f"={st}!${c}$2:${c}${1 + LIST_ROWS}")
+        self.wb.define_name("MK_LIST_NAMES", "=" + L.rng("team", "name"))
+        self.wb.define_name("MK_LIST_GOALS", "=" + L.rng("targets", "id"))
+
+    # -- data sheets
+    def _write_input(self, ws, r: int, c: int, value, ctype: str, fmt=None) -> None:
+        fmt = fmt or self.fmt.get("input", ctype)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            ws.write_blank(r, c, None, fmt)
+        elif isinstance(value, bool):
+            ws.write_string(r, c, str(value), fmt)
+        elif isinstance(value, (int, float, np.integer, np.floating)):
+            ws.write_number(r, c, float(value), fmt)
+        elif isinstance(value, (date, datetime)):
+            ws.write_datetime(r, c, datetime(value.year, value.month, value.day)
+                              if not isinstance(value, datetime) else value, fmt)
+        else:
+            ws.write_string(r, c, str(value), fmt)  # never a formula: "=foo" stays text
+
+    def _data_sheet(self, key: str) -> None:
+        sheet = self.t.sheet(key)
+        ws = self.sheets[key]
+        sl = self.L.sheet(key)
+        f = self.fmt
+        formulas = sheet_formulas(self.L).get(key, {})
+        out = self.calc.out.get(key)
+        raw = self.raw.sheets.get(key)
+        helpers = helper_keys(key, self.L.weeks)
+        columns = list(sheet.columns) + [None] * len(helpers)
+        ws.set_row(0, 30)
+        for idx, col in enumerate(columns):
+            ckey = col.key if col else helpers[idx - len(sheet.columns)]
+            c = sl.columns[ckey]
+            role = col.role if col else "helper"
+            ctype = col.type if col else "number"
+            header = col.header(self.lang) if col else ckey
+            ws.write_string(0, c, header, f.get("header_input" if role == "input" else "header_computed"))
+            if col:
+                ws.set_column(c, c, col.width)
+            else:
+                ws.set_column(c, c, 8, None, {"hidden": True})
+            for r in sl.rows:
+                if role == "input":
+                    value = raw.at[r, ckey] if raw is not None and ckey in raw.columns else None
+                    self._write_input(ws, r - 1, c, value, ctype)
+                else:
+                    value = out.at[r, ckey] if out is not None and ckey in out.columns else None
+                    ws.write_formula(r - 1, c, "=" + formulas[ckey](r), f.get("computed", ctype), _cached(value))
+        ws.freeze_panes(1, 1)
+        last_visible = len(sheet.columns) - 1
+        ws.autofilter(0, 0, sl.last - 1, last_visible)
+        self._print_setup(ws)
+        ws.print_area(0, 0, sl.last - 1, last_visible)
+        self._conditional_formats(key, ws, sl)
+
+    def _conditional_formats(self, key: str, ws, sl: SheetLayout) -> None:
+        wb = self.wb
+        red = wb.add_format({"bg_color": "#F8CBAD", "font_color": "#9C0006"})
+        orange = wb.add_format({"bg_color": "#FFE699", "font_color": "#7F6000"})
+        green = wb.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"})
+        grey = wb.add_format({"font_color": "#808080"})
+        label = self.L.label
+        colours = {"behind": red, "warning": red, "exceeded": green, "met": green, "not_started": grey,
+                   "star": green, "yes": red}
+
+        def by_text(col_key: str, label_keys: Iterable[str]) -> None:
+            c = sl.columns[col_key]
+            for lk in label_keys:
+                ws.conditional_format(sl.first - 1, c, sl.last - 1, c, {
+                    "type": "cell", "criteria": "==", "value": f'"{label(lk)}"', "format": colours[lk]})
+
+        def completion(col_key: str) -> None:
+            c = sl.columns[col_key]
+            a1 = f"{col_letter(c)}{sl.first}"
+            ws.conditional_format(sl.first - 1, c, sl.last - 1, c, {
+                "type": "formula", "criteria": f"=AND(ISNUMBER({a1}),{a1}<{setting_name('warn')})", "format": red})
+            ws.conditional_format(sl.first - 1, c, sl.last - 1, c, {
+                "type": "formula", "criteria": f"=AND(ISNUMBER({a1}),{a1}>={setting_name('over')})", "format": green})
+
+        if key == "targets":
+            by_text("status", ("behind", "exceeded", "met", "not_started"))
+            completion("completion")
+        elif key == "tracking":
+            by_text("status", ("warning", "exceeded", "met"))
+            by_text("repeated", ("yes",))
+            completion("completion")
+        elif key == "evaluation":
+            completion("completion")
+        elif key == "incentives":
+            by_text("honours", ("star",))
+            c = sl.columns["alerts"]
+            a1 = f"{col_letter(c)}{sl.first}"
+            ws.conditional_format(sl.first - 1, c, sl.last - 1, c, {
+                "type": "formula", "criteria": f'={a1}<>""', "format": orange})
+            g = sl.columns["grade"]
+            grades = self.t.table("grade_tiers").rows
+            for grade, fmt in ((grades[0][1], green), (grades[-1][1], red)):
+                ws.conditional_format(sl.first - 1, g, sl.last - 1, g, {
+                    "type": "cell", "criteria": "==", "value": f'"{grade}"', "format": fmt})
+        elif key == "review":
+            completion("completion")
+
+    def _validations(self) -> None:
+        """Dropdowns from named lists on Settings (a form Excel, WPS and LibreOffice all keep)."""
+        say = self.say
+        for sheet in self.t.sheets:
+            if sheet.key not in DATA_SHEETS:
+                continue
+            ws = self.sheets[sheet.key]
+            sl = self.L.sheet(sheet.key)
+            for col in sheet.input_columns:
+                c = sl.columns[col.key]
+                rng = (sl.first - 1, c, sl.last - 1, c)
+                header = col.header(self.lang)
+                if col.type == "code":
+                    ws.data_validation(*rng, {
+                        "validate": "list", "source": f"=MK_LIST_{col.list.upper()}",
+                        "error_type": "warning", "input_title": header[:32],
+                        "input_message": say("请从下拉列表选择", "Pick from the list")})
+                elif col.type == "period":
+                    ws.data_validation(*rng, {"validate": "list", "source": "=MK_LIST_PERIOD",
+                                              "error_type": "warning"})
+                elif col.type in {"number", "money"} and (sheet.key, col.key) != ("incentives", "adjustment"):
+                    ws.data_validation(*rng, {
+                        "validate": "decimal", "criteria": ">=", "value": 0, "error_type": "warning",
+                        "error_title": header[:32],
+                        "error_message": say("应为不小于 0 的数字，如 500000 或 50万",
+                                             "Expected a number of 0 or more, e.g. 500000")})
+                elif col.type == "share":
+                    ws.data_validation(*rng, {
+                        "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 100,
+                        "error_type": "warning", "input_title": header[:32],
+                        "input_message": say("如 30% 或 30", "e.g. 30% or 30")})
+                elif col.type == "score":
+                    ws.data_validation(*rng, {
+                        "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 100,
+                        "error_type": "stop", "error_title": header[:32],
+                        "error_message": say("评分应在 0 到 100 之间", "A score is between 0 and 100")})
+                elif col.type == "week":
+                    ws.data_validation(*rng, {
+                        "validate": "integer", "criteria": "between", "minimum": 1, "maximum": self.L.weeks,
+                        "error_type": "warning", "input_title": header[:32],
+                        "input_message": say("周次，见“参数”表周历", "Week number, see the calendar on Settings")})
+                elif col.type == "date":
+                    ws.data_validation(*rng, {
+                        "validate": "date", "criteria": ">=", "value": datetime(2000, 1, 1),
+                        "error_type": "warning", "input_message": "yyyy-mm-dd"})
+            names_cols = {"targets": ("owner", "executor"), "tracking": ("owner",), "evaluation": ("name",),
+                          "review": ("owner",)}
+            for ckey in names_cols.get(sheet.key, ()):
+                c = sl.columns[ckey]
+                ws.data_validation(sl.first - 1, c, sl.last - 1, c, {
+                    "validate": "list", "source": "=MK_LIST_NAMES", "error_type": "warning"})
+            for ckey in {"tracking": ("goal",), "evaluation": ("goal",), "review": ("goal",),
+                         "targets": ("parent",)}.get(sheet.key, ()):
+                c = sl.columns[ckey]
+                ws.data_validation(sl.first - 1, c, sl.last - 1, c, {
+                    "validate": "list", "source": "=MK_LIST_GOALS", "error_type": "warning"})
+
+    # -- Dashboard
+    def _dashboard(self) -> None:
+        ws = self.sheets["dashboard"]
+        f = self.fmt
+        L = self.L
+        values = self.calc.out["dashboard"]
+        formulas = dashboard.formulas(L)
+        ws.write_string(0, 0, self.say(f"{self.calc.s.get('period', '')} 团队看板",
+                                       f"{self.calc.s.get('period', '')} team dashboard"), f.get("title"))
+        ws.set_column(0, 0, 18)
+        ws.set_column(1, 1, 16)
+        ws.set_column(3, 6, 13)
+        ws.set_column(8, 9, 9)
+        ws.write_string(1, 0, self.say("指标", "Figure"), f.get("header_computed"))
+        ws.write_string(1, 1, self.say("数值", "Value"), f.get("header_computed"))
+        for i, (key, zh, en, ctype) in enumerate(dashboard.HEADLINES):
+            r = dashboard.FIRST + i - 1
+            ws.write_string(r, 0, zh if self.lang == "zh" else en, f.get("label"))
+            a1 = dashboard.headline_cell(key)
+            ws.write_formula(r, 1, "=" + formulas[a1], f.get("computed", ctype), _cached(values[a1]))
+        for j, (zh, en) in enumerate(dashboard.WEEK_HEADERS):
+            ws.write_string(1, 3 + j, zh if self.lang == "zh" else en, f.get("header_computed"))
+        for j, (zh, en) in enumerate(dashboard.GRADE_HEADERS):
+            ws.write_string(1, 8 + j, zh if self.lang == "zh" else en, f.get("header_computed"))
+        types = {"D": "int", "E": "money", "F": "money", "G": "percent", "I": "text", "J": "int"}
+        for a1, formula in formulas.items():
+            col = a1.rstrip("0123456789")
+            if col in types:
+                r = int(a1[len(col):]) - 1
+                ws.write_formula(r, ord(col) - 65, "=" + formula, f.get("computed", types[col]),
+                                 _cached(values[a1]))
+        self._charts(ws)
+        self._print_setup(ws, None)
+
+    def _charts(self, ws) -> None:
+        L, say = self.L, self.say
+        dash = quote_sheet(L.sheet("dashboard").name)
+        first, last_week = dashboard.FIRST, dashboard.FIRST + L.weeks - 1
+        tg = L.sheet("targets")
+        tname = quote_sheet(tg.name)
+
+        chart = self.wb.add_chart({"type": "bar"})
+        chart.add_series({
+            "name": say("完成率", "Completion"),
+            "categories": f"={tname}!${tg.letter('name')}${tg.first}:${tg.letter('name')}${tg.last}",
+            "values": f"={tname}!${tg.letter('completion')}${tg.first}:${tg.letter('completion')}${tg.last}",
+            "data_labels": {"value": True, "num_format": "0%"}, "fill": {"color": "#5B9BD5"}})
+        chart.set_title({"name": say("各目标完成率", "Completion per goal")})
+        chart.set_x_axis({"num_format": "0%", "min": 0})
+        chart.set_y_axis({"reverse": True})
+        chart.set_legend({"none": True})
+        chart.set_size({"width": 620, "height": 420})
+        chart.show_blanks_as("gap")
+        ws.insert_chart("L2", chart)
+
+        weekly = self.wb.add_chart({"type": "column"})
+        for col, name, color in (("E", say("销售计划", "Sales planned"), "#A5A5A5"),
+                                 ("F", say("销售实际", "Sales actual"), "#ED7D31")):
+            weekly.add_series({"name": name, "categories": f"={dash}!$D${first}:$D${last_week}",
+                               "values": f"={dash}!${col}${first}:${col}${last_week}", "fill": {"color": color}})
+        weekly.set_title({"name": say("每周销售：计划与实际", "Weekly sales: planned vs actual")})
+        weekly.set_x_axis({"name": say("周次", "Week")})
+        weekly.set_y_axis({"num_format": "#,##0"})
+        weekly.set_size({"width": 620, "height": 300})
+        ws.insert_chart("A19", weekly)
+
+        grades = self.wb.add_chart({"type": "column"})
+        g_last = dashboard.FIRST + dashboard.GRADE_ROWS - 1
+        grades.add_series({"name": say("人数", "People"), "categories": f"={dash}!$I${first}:$I${g_last}",
+                           "values": f"={dash}!$J${first}:$J${g_last}", "fill": {"color": "#70AD47"},
+                           "data_labels": {"value": True}})
+        grades.set_title({"name": say("等级分布", "Grade distribution")})
+        grades.set_legend({"none": True})
+        grades.set_size({"width": 400, "height": 300})
+        ws.insert_chart("L24", grades)
+
+        inc = L.sheet("incentives")
+        iname = quote_sheet(inc.name)
+        pay = self.wb.add_chart({"type": "bar"})
+        pay.add_series({
+            "name": say("应发合计", "Total payout"),
+            "categories": f"={iname}!${inc.letter('name')}${inc.first}:${inc.letter('name')}${inc.last}",
+            "values": f"={iname}!${inc.letter('payout')}${inc.first}:${inc.letter('payout')}${inc.last}",
+            "fill": {"color": "#FFC000"}})
+        pay.set_title({"name": say("每人应发合计", "Total payout per person")})
+        pay.set_y_axis({"reverse": True})
+        pay.set_x_axis({"num_format": "#,##0"})
+        pay.set_legend({"none": True})
+        pay.set_size({"width": 620, "height": 420})
+        pay.show_blanks_as("gap")
+        ws.insert_chart("A35", pay)
+
+    # -- Checks
+    def _checks(self) -> None:
+        from .checks_sheet import write_checks_xlsxwriter
+        write_checks_xlsxwriter(self, self.sheets["checks"])

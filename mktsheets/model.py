@@ -1,0 +1,275 @@
+"""From raw cell values to clean, typed inputs (SPEC §4), collecting every problem on the way.
+
+A RawBook holds what the cells contain (from a file, or from Python rows for the
+generator and the demo); `parse()` turns it into Inputs: pandas frames indexed by
+Excel row number, with canonical codes, floats (NaN = blank) and dates as Excel
+serial numbers, exactly what the formulas see.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import parsing
+from .layout import Layout
+from .period import Quarter, calendar, parse_quarter, period_code
+from .problems import ERROR, NOTE, WARNING, ProblemList
+from .rules.base import to_serial
+from .schema import Template
+
+# Columns whose negative values make no sense (SPEC §4 "negative amounts").
+NON_NEGATIVE = {
+    ("team", "bonus_base"), ("targets", "target"), ("targets", "baseline"), ("targets", "stretch"),
+    ("targets", "manual_actual"), ("tracking", "planned"), ("tracking", "actual"),
+    ("evaluation", "target"), ("evaluation", "actual"),
+}
+
+
+@dataclass
+class RawBook:
+    """Cell values as found, before any interpretation."""
+
+    lang: str
+    settings: dict[str, Any]                      # setting key -> value cell content
+    setting_cells: dict[str, str]                 # setting key -> A1 address of its value
+    tables: dict[str, list[tuple]]                # settings table -> rows (until the first blank row)
+    table_cells: dict[str, tuple[int, list[str]]]  # table -> (first data row, column letters)
+    sheets: dict[str, pd.DataFrame]               # sheet key -> input columns, index = Excel row
+
+
+@dataclass
+class Inputs:
+    """Typed inputs the rules compute from."""
+
+    template: Template
+    lang: str
+    settings: dict[str, Any]          # canonical values (floats, codes, serials)
+    settings_used: dict[str, Any]     # what the Settings "value used" cells show
+    tables: dict[str, pd.DataFrame]
+    calendar: pd.DataFrame            # week, start, end (serials)
+    months: tuple[str, ...]
+    frames: dict[str, pd.DataFrame]
+    quarter: Quarter | None = None
+    notes: dict = field(default_factory=dict)
+
+    def label(self, key: str) -> str:
+        return self.template.label(key, self.lang)
+
+
+# ----------------------------------------------------------------- cells
+
+def _say(lang: str, zh: str, en: str) -> str:
+    return zh if lang == "zh" else en
+
+
+class _CellReader:
+    """Parses one column at a time and files problems against the right cells."""
+
+    def __init__(self, template: Template, layout: Layout, problems: ProblemList, year: int | None):
+        self.t, self.layout, self.p, self.year = template, layout, problems, year
+
+    def column(self, sheet: str, key: str, col_type: str, values: pd.Series, list_key: str | None = None):
+        sl = self.layout.sheet(sheet)
+        letter = sl.letter(key)
+        name = sl.name
+        header = self.t.sheet(sheet).column(key).header(self.layout.lang) if sheet in {
+            s.key for s in self.t.sheets} else key
+        out = []
+        for row, raw in values.items():
+            cell = f"{letter}{row}"
+            out.append(self.cell(name, cell, header, col_type, raw, list_key, (sheet, key)))
+        kind = "text" if col_type in {"text", "code", "period"} else "num"
+        if kind == "text":
+            return pd.Series(out, index=values.index, dtype=object)
+        return pd.Series(out, index=values.index, dtype=float)
+
+    def cell(self, sheet_name: str, cell: str, header: str, col_type: str, raw, list_key, where):
+        """One value, parsed; on failure a problem and a blank."""
+        text_like = col_type in {"text", "code", "period"}
+        blank = "" if text_like else np.nan
+        if parsing.is_formula_error(raw):
+            self.p.add(ERROR, sheet_name, cell, raw, ("一个值", "a value"),
+                       (f"“{header}”含公式错误", f"'{header}' holds a formula error"), "formula-error")
+            return blank
+        try:
+            value = self._parse(col_type, raw, list_key, sheet_name, cell, header)
+        except parsing.ParseError as e:
+            self.p.add(ERROR, sheet_name, cell, raw, (e.expected_zh, e.expected_en),
+                       (f"无法识别“{header}”", f"Cannot read '{header}'"), "unreadable")
+            return blank
+        if value is None:
+            return blank
+        if isinstance(value, float) and isinstance(raw, str) and not text_like:
+            self.p.add(NOTE, sheet_name, cell, raw, (f"数字 {value:g}", f"the number {value:g}"),
+                       ("按数字读取；该单元格是文本，表内公式无法计算，请改填数字",
+                        "Read as a number; the cell holds text, which live formulas cannot use - type the number"),
+                       "number-as-text")
+        if where in NON_NEGATIVE and isinstance(value, float) and value < 0:
+            self.p.add(ERROR, sheet_name, cell, raw, ("不小于 0 的数", "a number of 0 or more"),
+                       (f"“{header}”为负数", f"'{header}' is negative"), "negative")
+        return value
+
+    def _parse(self, col_type, raw, list_key, sheet_name, cell, header):
+        if col_type == "text":
+            return parsing.clean_text(raw)
+        if col_type in {"number", "money"}:
+            return parsing.parse_number(raw)
+        if col_type == "int":
+            v = parsing.parse_number(raw)
+            if v is not None and not float(v).is_integer():
+                raise parsing.ParseError(raw, "整数", "a whole number")
+            return v
+        if col_type == "score":
+            v = parsing.parse_number(raw)
+            if v is not None and not 0 <= v <= 100:
+                # kept, so the score of the row is left blank by the rule (and by the formula)
+                self.p.add(ERROR, sheet_name, cell, raw, ("0 到 100 的分数", "a score from 0 to 100"),
+                           (f"“{header}”超出 0-100，该行得分留空", f"'{header}' is outside 0-100; the row's score is left blank"),
+                           "score-range")
+            return v
+        if col_type in {"percent", "share"}:
+            v, whole = parsing.parse_percent(raw)
+            if whole and col_type == "share":
+                self.p.add(NOTE, sheet_name, cell, raw, (f"{v:.4g} 即 {v:.2%}", f"{v:.4g}, i.e. {v:.2%}"),
+                           (f"“{header}”按百分数读取", f"'{header}' read as a percentage"), "percent-as-whole")
+                return v
+            if whole:  # a ratio column (may exceed 100%): take the number as typed
+                return float(parsing.parse_number(raw))
+            return v
+        if col_type == "date":
+            d = parsing.parse_date(raw, year=self.year)
+            return None if d is None else to_serial(d)
+        if col_type == "week":
+            w = parsing.parse_week(raw)
+            return None if w is None else float(w)
+        if col_type == "code":
+            if parsing.is_blank(raw):
+                return None
+            code = parsing.parse_code(raw, self.t.codes[list_key])
+            labels = self.t.codes[list_key][code][:2]
+            if str(raw).strip() not in labels:
+                self.p.add(NOTE, sheet_name, cell, raw, f"{labels[0] if self.layout.lang == 'zh' else labels[1]}",
+                           ("已按下拉选项识别；请从下拉列表选择，表内公式只认下拉选项",
+                            "Understood; please pick it from the dropdown - live formulas only know the dropdown values"),
+                           "code-variant")
+            return code
+        if col_type == "period":
+            if parsing.is_blank(raw):
+                return None
+            code = period_code(raw)
+            if code is None:
+                raise parsing.ParseError(raw, "季度或月份，如 2024Q3、2024-07", "a quarter or month such as 2024Q3 or 2024-07")
+            if not isinstance(raw, str) or raw.strip() != code:
+                self.p.add(NOTE, sheet_name, cell, raw, code,
+                           ("已按周期代码识别；请以文本填写", "Understood as this period code; type it as text"),
+                           "period-variant")
+            return code
+        raise ValueError(f"unknown column type {col_type!r}")
+
+
+# ----------------------------------------------------------------- settings
+
+def _parse_settings(t: Template, raw: RawBook, layout: Layout, p: ProblemList, cells: _CellReader):
+    """Settings values: canonical for Python, and the 'value used' each formula sees."""
+    sheet_name = layout.sheet("settings").name
+    values: dict[str, Any] = {}
+    used: dict[str, Any] = {}
+    quarter = parse_quarter(raw.settings.get("period"))
+    if quarter is None:
+        p.add(ERROR, sheet_name, raw.setting_cells.get("period", ""), raw.settings.get("period"),
+              ("季度代码，如 2024Q3", "a quarter code such as 2024Q3"),
+              ("无法识别本期", "Cannot read the period"), "period")
+    cells.year = quarter.year if quarter else None
+    for s in t.settings:
+        cell = raw.setting_cells.get(s.key, "")
+        r = raw.settings.get(s.key)
+        label = s.label[0 if raw.lang == "zh" else 1]
+        if s.key == "period":
+            values["period"] = quarter.code if quarter else ""
+            used["period"] = "" if parsing.is_blank(r) else str(r).strip()
+            continue
+        default = s.default
+        if s.key == "start":
+            default = to_serial(quarter.start) if quarter else None
+        elif s.key == "end":
+            default = to_serial(quarter.end) if quarter else None
+        if s.type == "code":
+            code = cells.cell(sheet_name, cell, label, "code", r, s.list, None)
+            values[s.key] = code or default
+            used[s.key] = (str(r).strip() if not parsing.is_blank(r)
+                           else t.code_label(s.list, default, raw.lang))
+            continue
+        if s.type == "text":
+            v = parsing.clean_text(r)
+            values[s.key] = v if v is not None else default
+            used[s.key] = values[s.key]
+            continue
+        v = cells.cell(sheet_name, cell, label, s.type, r, None, None)
+        if isinstance(v, float) and np.isnan(v):
+            v = None
+        if v is None and default not in (None, ""):
+            v = float(default)
+        values[s.key] = v
+        used[s.key] = v
+    return values, used, quarter
+
+
+def _parse_tables(t: Template, raw: RawBook, layout: Layout, cells: _CellReader) -> dict[str, pd.DataFrame]:
+    sheet_name = layout.sheet("settings").name
+    out = {}
+    for table in t.tables:
+        first, letters = raw.table_cells.get(table.key, (0, []))
+        records = []
+        for i, row in enumerate(raw.tables.get(table.key, [])):
+            rec = {}
+            for j, (key, zh, en, ctype) in enumerate(table.columns):
+                cell = f"{letters[j]}{first + i}" if letters else ""
+                v = row[j] if j < len(row) else None
+                if ctype == "text":
+                    rec[key] = parsing.clean_text(v) or ""
+                else:
+                    # tier values are taken as typed (120% may well exceed 1)
+                    parsed = cells.cell(sheet_name, cell, zh if raw.lang == "zh" else en, "number"
+                                        if ctype == "number" else "percent", v, None, None)
+                    rec[key] = parsed
+            records.append(rec)
+        cols = [c[0] for c in table.columns]
+        out[table.key] = pd.DataFrame.from_records(records, columns=cols)
+    return out
+
+
+# ----------------------------------------------------------------- entry point
+
+def parse(template: Template, raw: RawBook, layout: Layout) -> tuple[Inputs, ProblemList]:
+    """Typed inputs and the problems found while reading them."""
+    p = ProblemList(lang=raw.lang)
+    cells = _CellReader(template, layout, p, None)
+    settings, used, quarter = _parse_settings(template, raw, layout, p, cells)
+    tables = _parse_tables(template, raw, layout, cells)
+    frames = {}
+    for key, df in raw.sheets.items():
+        sheet = template.sheet(key)
+        cols = {}
+        for c in sheet.input_columns:
+            if c.key in df.columns:
+                cols[c.key] = cells.column(key, c.key, c.type, df[c.key], c.list)
+        frames[key] = pd.DataFrame(cols, index=df.index)
+    start, end = settings.get("start"), settings.get("end")
+    weeks = []
+    if start is not None and end is not None and end >= start:
+        weeks = calendar(_date(start), _date(end))
+    cal = pd.DataFrame({"week": [float(w) for w, _, _ in weeks],
+                        "start": [to_serial(s) for _, s, _ in weeks],
+                        "end": [to_serial(e) for _, _, e in weeks]})
+    months = quarter.months if quarter else ()
+    inputs = Inputs(template, raw.lang, settings, used, tables, cal, months, frames, quarter)
+    return inputs, p
+
+
+def _date(serial: float) -> date:
+    from .rules.base import from_serial
+    return from_serial(serial)

@@ -1,0 +1,123 @@
+"""R5 - the weekly Tracking rows: completion, deviation status, repeated warnings."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..layout import Layout, setting_name as S
+from ..problems import WARNING
+from .base import blank_text, completion, completion_formula, from_serial, xround
+from .context import Calc, first_index, key_of
+
+SHEET = "tracking"
+HELPERS = ("_low", "_sales", "_has", "_wkhas")
+
+
+def status_codes(c4: pd.Series, warn: float, over: float) -> pd.Series:
+    """超额 / 达标 / 正常 / 预警 from a completion rounded to 4 decimals (blank stays blank)."""
+    out = np.select([c4.isna(), c4 >= over, c4 >= 1, c4 >= warn],
+                    ["", "exceeded", "met", "on_track"], "warning")
+    return pd.Series(out, index=c4.index, dtype=object)
+
+
+def status_formula(L: Layout, c: str) -> str:
+    c4 = f"ROUND({c},4)"
+    return (f'IF({c}="","",IF({c4}>={S("over")},"{L.label("exceeded")}",IF({c4}>=1,"{L.label("met")}",'
+            f'IF({c4}>={S("warn")},"{L.label("on_track")}","{L.label("warning")}"))))')
+
+
+def compute_basic(calc: Calc) -> None:
+    """Everything but the repeated warning, which needs the goals' weekly totals."""
+    k = calc.frame(SHEET)
+    goals = calc.frame("targets")
+    goal_keys = goals["id"].map(key_of)
+    first = first_index(goal_keys)
+    low_by_row = (goals["direction"] == "lower").astype(float)
+    gk = k["goal"].map(key_of)
+    low = gk.map(lambda g: low_by_row.get(first.get(g), 0.0) if g else 0.0).astype(float)
+    sales_by_row = (goals["type"] == "sales").astype(float)
+    sales = gk.map(lambda g: sales_by_row.get(first.get(g), 0.0) if g else 0.0).astype(float)
+    has = k["actual"].notna().astype(float)
+    week_num = k["week"]
+    wkhas = week_num.where(has.astype(bool), 0.0).fillna(0.0)
+    comp = completion(k["planned"], k["actual"], low.astype(bool))
+    c4 = xround(comp, 4)
+    codes = status_codes(c4, calc.s["warn"], calc.s["over"])
+    cal = calc.inputs.calendar.set_index("week")
+    dates = []
+    for w in week_num:
+        if pd.notna(w) and w in cal.index:
+            a, b = from_serial(cal.at[w, "start"]), from_serial(cal.at[w, "end"])
+            dates.append(f"{a.month}/{a.day}~{b.month}/{b.day}")
+        else:
+            dates.append("")
+    calc.out[SHEET] = pd.DataFrame({
+        "week_dates": pd.Series(dates, index=k.index, dtype=object),
+        "completion": comp,
+        "status": codes.map(lambda c: calc.label(c) if c else ""),
+        "repeated": blank_text(np.zeros(len(k), bool), ""),
+        "_low": low, "_sales": sales, "_has": has, "_wkhas": wkhas,
+        "_status_code": codes,
+    }, index=k.index)
+    _check_reasons(calc, k, codes)
+
+
+def _check_reasons(calc: Calc, k: pd.DataFrame, codes: pd.Series) -> None:
+    for row in k.index[(codes.isin(["warning", "exceeded"])) & (k["reason"].fillna("") == "")]:
+        sheet, cell = calc.cell(SHEET, "reason", row)
+        calc.problems.add(WARNING, sheet, cell, "", ("偏差原因", "a deviation reason"),
+                          ("预警或超额的行需要填写偏差原因", "A Warning or Exceeded row needs a deviation reason"),
+                          "missing-reason")
+
+
+def compute_repeated(calc: Calc) -> None:
+    """Repeated warning: the goal's week total below the threshold this week and the weeks before."""
+    k = calc.frame(SHEET)
+    tgt = calc.out["targets"]
+    goals = calc.frame("targets")
+    first = first_index(goals["id"].map(key_of))
+    n = int(calc.s["repeat_weeks"] or 0)
+    warn = calc.s["warn"]
+    weeks = calc.layout.weeks
+    matrix = tgt[[f"_c{i}" for i in range(1, weeks + 1)]].to_numpy(dtype=float)
+    rows = {r: i for i, r in enumerate(tgt.index)}
+    out = []
+    for g, w in zip(k["goal"].map(key_of), k["week"]):
+        flag = ""
+        if g and pd.notna(w) and g in first and n >= 1 and n <= w <= weeks and float(w).is_integer():
+            vals = matrix[rows[first[g]], int(w) - n:int(w)]
+            if np.all(vals < warn):  # NaN compares False: a week without actuals breaks the run
+                flag = calc.label("yes")
+        out.append(flag)
+    calc.out[SHEET]["repeated"] = pd.Series(out, index=k.index, dtype=object)
+
+
+def formulas(L: Layout) -> dict[str, callable]:
+    c = lambda key, r: L.ref(SHEET, key, r, here=SHEET)  # noqa: E731
+    ids = L.rng("targets", "id")
+
+    def week_dates(r):
+        s = f"INDEX(MK_CAL_START,MATCH({c('week', r)},MK_CAL_WEEK,0))"
+        e = f"INDEX(MK_CAL_END,MATCH({c('week', r)},MK_CAL_WEEK,0))"
+        return f'IFERROR(MONTH({s})&"/"&DAY({s})&"~"&MONTH({e})&"/"&DAY({e}),"")'
+
+    def repeated(r):
+        w, g = c("week", r), c("goal", r)
+        gi = f"MATCH({g},{ids},0)"
+        mat = L.rng("targets", "_c1", last_key=f"_c{L.weeks}")
+        span = f"INDEX({mat},{gi},{w}-{S('repeat_weeks')}+1):INDEX({mat},{gi},{w})"
+        return (f'IF(OR({g}="",NOT(ISNUMBER({w}))),"",IFERROR(IF(AND({w}>={S("repeat_weeks")},{w}<={L.weeks},'
+                f'SUMPRODUCT(ISNUMBER({span})*({span}<{S("warn")}))={S("repeat_weeks")}),"{L.label("yes")}",""),""))')
+
+    return {
+        "week_dates": week_dates,
+        "completion": lambda r: completion_formula(c("planned", r), c("actual", r), f"{c('_low', r)}=1"),
+        "status": lambda r: status_formula(L, c("completion", r)),
+        "repeated": repeated,
+        "_low": lambda r: (f'IF({c("goal", r)}="",0,IFERROR(INDEX({L.rng("targets", "_low")},'
+                           f'MATCH({c("goal", r)},{ids},0)),0))'),
+        "_sales": lambda r: (f'IF({c("goal", r)}="",0,IFERROR(INDEX({L.rng("targets", "_sales")},'
+                             f'MATCH({c("goal", r)},{ids},0)),0))'),
+        "_has": lambda r: f'IF({c("actual", r)}="",0,1)',
+        "_wkhas": lambda r: f'IF(AND({c("_has", r)}=1,ISNUMBER({c("week", r)})),{c("week", r)},0)',
+    }
