@@ -95,7 +95,8 @@ def row_counts(template: Template, data: Mapping[str, list]) -> dict[str, int]:
 # ----------------------------------------------------------------- raw book
 
 def build_raw(template: Template, lang: str, quarter: Quarter, data: Mapping[str, list],
-              layout: Layout, settings: Mapping[str, Any] | None = None) -> RawBook:
+              layout: Layout, settings: Mapping[str, Any] | None = None,
+              tables: Mapping[str, list] | None = None) -> RawBook:
     """The cells the generator will write, as a RawBook the parser reads like a file."""
     values: dict[str, Any] = {}
     for s in template.settings:
@@ -110,7 +111,7 @@ def build_raw(template: Template, lang: str, quarter: Quarter, data: Mapping[str
     values.update(settings or {})
     cells = {k: f"B{r}" for k, r in layout.setting_rows.items()}
     _, table_rows, _ = settings_positions(template)
-    tables = {t.key: [tuple(r) for r in t.rows] for t in template.tables}
+    tables = {t.key: [tuple(r) for r in (tables or {}).get(t.key, t.rows)][:TABLE_ROWS] for t in template.tables}
     table_cells = {t.key: (table_rows[t.key], [col_letter(i) for i in range(len(t.columns))])
                    for t in template.tables}
     sheets = {}
@@ -130,8 +131,13 @@ def build_raw(template: Template, lang: str, quarter: Quarter, data: Mapping[str
 
 def new_workbook(path: str | Path, period: str = "2024Q3", lang: str = "zh",
                  data: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
-                 settings: Mapping[str, Any] | None = None, template: Template | None = None) -> Written:
-    """Write a quarterly workbook; `data` maps sheet keys to rows (dicts keyed by column key)."""
+                 settings: Mapping[str, Any] | None = None, tables: Mapping[str, list] | None = None,
+                 template: Template | None = None) -> Written:
+    """Write a quarterly workbook.
+
+    `data` maps sheet keys to rows (dicts keyed by column key, values as a person would type them);
+    `settings` overrides Settings values by key; `tables` replaces Settings tables (rows of tuples).
+    """
     template = template or load_template()
     if lang not in ("zh", "en"):
         raise ValueError(f"language must be zh or en, not {lang!r}")
@@ -141,7 +147,7 @@ def new_workbook(path: str | Path, period: str = "2024Q3", lang: str = "zh",
     data = {k: list(v) for k, v in (data or {}).items()}
     weeks = max(MIN_WEEKS, len(calendar(quarter.start, quarter.end)))
     layout = make_layout(template, lang, row_counts(template, data), quarter.months, weeks)
-    raw = build_raw(template, lang, quarter, data, layout, settings)
+    raw = build_raw(template, lang, quarter, data, layout, settings, tables)
     inputs, problems = parse(template, raw, layout)
     calc = compute(inputs, layout, problems)
     validate(calc)

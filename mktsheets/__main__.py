@@ -1,0 +1,4 @@
+"""`python -m mktsheets`."""
+from .cli import main
+
+main(prog_name="mktsheets")

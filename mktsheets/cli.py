@@ -1,0 +1,123 @@
+"""The `mktsheets` command: options -> one library call -> output or a ClickException."""
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+
+class _Command(click.Group):
+    """Turns any library failure into one clear line (a traceback only with --debug)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as e:  # noqa: BLE001 - the user gets one line, never a traceback
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            raise click.ClickException(_one_line(e)) from None
+
+
+def _one_line(e: Exception) -> str:
+    from .safety import FileProblem
+
+    if isinstance(e, FileProblem):
+        return str(e)
+    if isinstance(e, (OSError,)) and getattr(e, "filename", None):
+        return f"{e.strerror or e.__class__.__name__}: {e.filename}"
+    text = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
+    return text if isinstance(e, ValueError) else f"{e.__class__.__name__}: {text}"
+
+
+@click.group(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mktsheets")
+@click.option("--debug", is_flag=True, help="Show a traceback when something fails.")
+@click.pass_context
+def main(ctx, debug):
+    """Quarterly goals, weekly tracking, evaluation and incentives in one Excel/WPS workbook."""
+    ctx.ensure_object(dict)["debug"] = debug
+    for stream in (sys.stdout, sys.stderr):  # Chinese output on Windows consoles
+        if hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(encoding="utf-8", errors="replace")
+            except (ValueError, OSError):
+                pass
+
+
+@main.command()
+@click.option("--period", default="2024Q3", show_default=True, help="Quarter code, e.g. 2024Q3.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language of sheet names, headers and dropdowns.")
+@click.option("--team", "team_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Roster to fill in: CSV (UTF-8 or GBK) or xlsx with the Team headers.")
+@click.option("--goals", "goals_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Goals to fill in: CSV or xlsx with the Targets headers.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Workbook to write (.xlsx).")
+def new(period, lang, team_file, goals_file, output):
+    """Write a blank (or pre-filled) quarterly workbook."""
+    from .imports import read_rows
+    from .generate import new_workbook
+
+    data = {}
+    if team_file:
+        data["team"] = read_rows(team_file, "team")
+    if goals_file:
+        data["targets"] = read_rows(goals_file, "targets")
+    written = new_workbook(output, period=period, lang=lang, data=data)
+    click.echo(f"{'已生成' if lang == 'zh' else 'Wrote'} {written.path}  "
+               f"({period}, {len(data.get('team', []))} {'人' if lang == 'zh' else 'people'}, "
+               f"{len(data.get('targets', []))} {'个目标' if lang == 'zh' else 'goals'})")
+    _print_problems(written.problems.sorted(), lang, limit=20)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+def check(file, as_json):
+    """Read and validate a workbook; exit 1 if it has errors."""
+    from .api import check as run_check
+
+    wb = run_check(file)
+    problems = wb.problems
+    if as_json:
+        click.echo(json.dumps([p.as_dict() for p in problems], ensure_ascii=False, indent=1))
+    else:
+        _print_problems(problems, wb.lang)
+        errors = len(wb.errors)
+        warnings = len(problems) - errors
+        if wb.lang == "zh":
+            click.echo(f"共 {len(problems)} 项：{errors} 个错误，{warnings} 个警告/提示")
+        else:
+            click.echo(f"{len(problems)} problems: {errors} errors, {warnings} warnings/notes")
+    if wb.errors:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def demo(directory, lang):
+    """Run the whole cycle on the built-in sample quarter."""
+    from .demo import run_demo
+
+    run_demo(directory or Path("mktsheets-demo"), lang=lang, echo=click.echo)
+
+
+def _print_problems(problems, lang: str, limit: int | None = None) -> None:
+    shown = problems if limit is None else problems[:limit]
+    for p in shown:
+        click.echo(p.line(lang))
+    if limit is not None and len(problems) > limit:
+        click.echo(f"… {len(problems) - limit} {'项未显示' if lang == 'zh' else 'more'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

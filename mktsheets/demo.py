@@ -1,0 +1,53 @@
+"""`mktsheets demo`: the whole cycle on the built-in sample quarter."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from .generate import new_workbook
+from .parsing import parse_code
+from .sample import PERIOD, sample_data
+from .schema import load_template
+
+
+def localised_sample(lang: str) -> dict[str, list[dict]]:
+    """The sample rows with coded values (levels, types, directions…) in the workbook's language."""
+    t = load_template()
+    data = sample_data()
+    if lang == "zh":
+        return data
+    for key, rows in data.items():
+        sheet = t.sheet(key)
+        for row in rows:
+            for col in sheet.input_columns:
+                if col.type == "code" and row.get(col.key):
+                    code = parse_code(row[col.key], t.codes[col.list])
+                    row[col.key] = t.code_label(col.list, code, lang)
+    return data
+
+
+def run_demo(directory: Path, lang: str = "zh", echo: Callable[[str], None] = print) -> dict[str, Path]:
+    """Write the sample workbook (and, as later steps exist, recalc, scorecards and email)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"{PERIOD}-营销团队.xlsx" if lang == "zh" else f"{PERIOD}-marketing-team.xlsx"
+    workbook = directory / name
+    written = new_workbook(workbook, period=PERIOD, lang=lang, data=localised_sample(lang))
+    inc = written.calc.out["incentives"]
+    people = inc[inc["name"] != ""]
+    zh = lang == "zh"
+    echo(("1 生成样例季度工作簿: " if zh else "1 Sample quarter workbook: ") + str(workbook))
+    echo(("  团队 {} 人，目标 {} 个，跟踪 {} 行，评估 {} 行" if zh else
+          "  {} people, {} goals, {} tracking rows, {} evaluation rows").format(
+        len(people), int((written.calc.frame("targets")["id"].fillna("") != "").sum()),
+        int(written.calc.frame("tracking")["week"].notna().sum()),
+        int((written.calc.frame("evaluation")["name"].fillna("") != "").sum())))
+    top = people.sort_values("rank").head(3)
+    for _, p in top.iterrows():
+        echo(f"  #{int(p['rank'])} {p['name']}  {p['total']:.2f} {p['grade']}  "
+             f"{'应发' if zh else 'payout'} {p['payout']:,.2f}")
+    errors = len(written.problems.errors)
+    echo(("  检查: {} 个错误，{} 项警告/提示（见“检查”表）" if zh else
+          "  Checks: {} errors, {} warnings/notes (see the Checks sheet)").format(
+        errors, len(written.problems.items) - errors))
+    return {"workbook": workbook}
