@@ -102,6 +102,48 @@ def check(file, as_json):
 
 
 @main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the result here instead of updating FILE in place.")
+@click.option("--no-backup", is_flag=True, help="Do not keep the previous version as NAME.bak.xlsx.")
+@click.option("--force", is_flag=True, help="Recalculate even if the workbook seems open in Excel/WPS.")
+def recalc(file, output, no_backup, force):
+    """Write completion, statuses, scores and payouts back into the workbook."""
+    from .recalc import recalc as run_recalc
+
+    with _Progress() as progress:
+        result = run_recalc(file, output, backup=not no_backup, force=force, progress=progress)
+    zh = result.workbook.lang == "zh"
+    click.echo(("已更新 " if zh else "Updated ") + str(result.path)
+               + (f"（备份: {result.backup.name}）" if zh and result.backup else "")
+               + (f" (backup: {result.backup.name})" if not zh and result.backup else ""))
+    for line in result.summary:
+        click.echo("  " + line)
+    _print_problems(result.problems, result.workbook.lang, limit=20)
+
+
+class _Progress:
+    """Progress on stderr for large files only (a few lines, no spinner noise on small ones)."""
+
+    MIN_TOTAL = 50_000_000   # bytes of sheet XML before progress is worth showing
+
+    def __enter__(self):
+        self.shown = -1
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < self.MIN_TOTAL or not total:
+            return
+        pct = min(100, int(done * 100 / total))
+        if pct // 10 != self.shown:
+            self.shown = pct // 10
+            click.echo(f"  … {pct}%", err=True)
+
+    def __exit__(self, *exc):
+        return False
+
+
+@main.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 def demo(directory, lang):

@@ -542,12 +542,14 @@ class _Writer:
         first, last_week = dashboard.FIRST, dashboard.FIRST + L.weeks - 1
         tg = L.sheet("targets")
         tname = quote_sheet(tg.name)
+        # bar charts cover the filled rows (and a few spare ones), not hundreds of empty categories
+        goals_last = tg.first + max(int((self.calc.frame("targets")["id"].fillna("") != "").sum()), 8) - 1
 
         chart = self.wb.add_chart({"type": "bar"})
         chart.add_series({
             "name": say("完成率", "Completion"),
-            "categories": f"={tname}!${tg.letter('name')}${tg.first}:${tg.letter('name')}${tg.last}",
-            "values": f"={tname}!${tg.letter('completion')}${tg.first}:${tg.letter('completion')}${tg.last}",
+            "categories": f"={tname}!${tg.letter('name')}${tg.first}:${tg.letter('name')}${goals_last}",
+            "values": f"={tname}!${tg.letter('completion')}${tg.first}:${tg.letter('completion')}${goals_last}",
             "data_labels": {"value": True, "num_format": "0%"}, "fill": {"color": "#5B9BD5"}})
         chart.set_title({"name": say("各目标完成率", "Completion per goal")})
         chart.set_x_axis({"num_format": "0%", "min": 0})
@@ -580,11 +582,12 @@ class _Writer:
 
         inc = L.sheet("incentives")
         iname = quote_sheet(inc.name)
+        people_last = inc.first + max(int((self.calc.out["incentives"]["name"] != "").sum()), 8) - 1
         pay = self.wb.add_chart({"type": "bar"})
         pay.add_series({
             "name": say("应发合计", "Total payout"),
-            "categories": f"={iname}!${inc.letter('name')}${inc.first}:${inc.letter('name')}${inc.last}",
-            "values": f"={iname}!${inc.letter('payout')}${inc.first}:${inc.letter('payout')}${inc.last}",
+            "categories": f"={iname}!${inc.letter('name')}${inc.first}:${inc.letter('name')}${people_last}",
+            "values": f"={iname}!${inc.letter('payout')}${inc.first}:${inc.letter('payout')}${people_last}",
             "fill": {"color": "#FFC000"}})
         pay.set_title({"name": say("每人应发合计", "Total payout per person")})
         pay.set_y_axis({"reverse": True})

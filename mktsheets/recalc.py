@@ -1,0 +1,182 @@
+"""`mktsheets recalc`: write every computed value back into the user's own file, losing nothing.
+
+Only the cells of computed columns (their formulas with fresh cached values), the
+Settings "value used" column, the calendar, the Dashboard figures and the Checks
+rows are written; every other byte of the package is copied as it was
+(`xlsxpatch`). The new file is written beside the old one and swapped in atomically.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import checks_sheet
+from .api import Workbook, load
+from .compute import helper_keys, sheet_formulas
+from .layout import col_letter, setting_name
+from .problems import Problem
+from .reader import DATA_SHEETS
+from .rules import dashboard, settings_sheet
+from .rules.base import from_serial
+from .safety import FileProblem, lock_files, make_backup, write_atomically
+from .xlsxpatch import CellWrite, patch_workbook
+
+CHECKS_INFO_COL = 7   # H: "as of" label, I: its value
+
+
+@dataclass
+class RecalcResult:
+    """What recalc did: where it wrote, what it found, and the weekly-review summary."""
+
+    path: Path
+    backup: Path | None
+    workbook: Workbook
+    cells_written: int
+    summary: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.workbook.problems
+
+    @property
+    def errors(self) -> list[Problem]:
+        return self.workbook.errors
+
+
+def _cached(value):
+    if value is None:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return "" if math.isnan(value) else float(value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    return str(value)
+
+
+def build_edits(wb: Workbook) -> dict[str, dict[str, CellWrite]]:
+    """Every cell recalc writes, by sheet name and A1 address."""
+    loaded, calc, L = wb.loaded, wb.calc, wb.loaded.layout
+    edits: dict[str, dict[str, CellWrite]] = {}
+    builders = sheet_formulas(L)
+    for key in DATA_SHEETS:
+        sl = L.sheet(key)
+        sheet_edits = edits.setdefault(sl.name, {})
+        out = calc.out[key]
+        t = loaded.template.sheet(key)
+        keys = [c.key for c in t.columns if not c.is_input] + list(helper_keys(key, L.weeks))
+        for ckey in keys:
+            letter = col_letter(sl.columns[ckey])
+            if ckey in loaded.missing_columns.get(key, ()):
+                header = ckey if ckey.startswith("_") else t.column(ckey).header(L.lang)
+                sheet_edits[f"{letter}{sl.header_row}"] = CellWrite(None, header)
+            build = builders[key][ckey]
+            values = out[ckey]
+            for r in sl.rows:
+                sheet_edits[f"{letter}{r}"] = CellWrite(build(r), _cached(values.get(r)))
+    _settings_edits(wb, edits.setdefault(L.sheet("settings").name, {}))
+    dash = edits.setdefault(L.sheet("dashboard").name, {})
+    values = calc.out["dashboard"]
+    for a1, formula in dashboard.formulas(L).items():
+        dash[a1] = CellWrite(formula, _cached(values.get(a1)))
+    _checks_edits(wb, edits.setdefault(L.sheet("checks").name, {}))
+    return edits
+
+
+def _settings_edits(wb: Workbook, edits: dict[str, CellWrite]) -> None:
+    L, calc = wb.loaded.layout, wb.calc
+    used = calc.out["settings"]
+    for s in wb.loaded.template.settings:
+        row = L.setting_rows.get(s.key)
+        if row is None:
+            continue
+        default = s.default if s.key not in {"start", "end"} else calc.s.get(s.key)
+        edits[f"{settings_sheet.USED_COL}{row}"] = CellWrite(settings_sheet.used_formula(L, s.key, default),
+                                                             _cached(used.get(s.key)))
+    if L.calendar_first:
+        values = settings_sheet.calendar_values(calc, L.calendar_len)
+        for i in range(L.calendar_len):
+            for j, (col, f) in enumerate(settings_sheet.calendar_formulas(L, i).items()):
+                edits[f"{col}{L.calendar_first + i}"] = CellWrite(f, _cached(values[i][j]))
+
+
+def _checks_edits(wb: Workbook, edits: dict[str, CellWrite]) -> None:
+    """Rewrite the Checks rows; clear rows left over from the previous run."""
+    rows = checks_sheet.rows(wb.calc.problems, wb.lang)
+    grid = wb.loaded.grids.get("checks", [])
+    old = len(grid)
+    for i in range(max(old - 1, len(rows))):
+        r = i + 2
+        row = rows[i] if i < len(rows) else None
+        for j, key in enumerate(checks_sheet.COLUMNS):
+            a1 = f"{col_letter(j)}{r}"
+            if row is None:
+                edits[a1] = CellWrite(None, None)
+            elif key == "cell":
+                link = row["cell"]
+                edits[a1] = CellWrite(link[0], link[1]) if link else CellWrite(None, "")
+            else:
+                edits[a1] = CellWrite(None, row[key] or "")
+    label = "统计截止日" if wb.lang == "zh" else "As of"
+    edits[f"{col_letter(CHECKS_INFO_COL)}1"] = CellWrite(None, label)
+    edits[f"{col_letter(CHECKS_INFO_COL + 1)}1"] = CellWrite(
+        setting_name("as_of"), _cached(wb.calc.s.get("as_of_used")))
+
+
+def summary(wb: Workbook) -> list[str]:
+    """A few lines for the weekly review, in the workbook's language."""
+    calc, zh = wb.calc, wb.lang == "zh"
+    s = calc.s
+    trk, tro = calc.frame("tracking"), calc.out["tracking"]
+    as_of = s.get("as_of_used")
+    cal = calc.inputs.calendar
+    week = cal.loc[(cal["start"] <= as_of) & (cal["end"] >= as_of), "week"] if as_of is not None else []
+    this_week = float(week.iloc[0]) if len(week) else None
+    in_week = trk["week"] == this_week
+    warn_rows = tro[in_week & (tro["status"] == calc.label("warning"))]
+    repeated = tro[tro["repeated"] == calc.label("yes")]
+    goals, go = calc.frame("targets"), calc.out["targets"]
+    behind = goals.loc[go["status"] == calc.label("behind"), "name"].tolist()
+    inc = calc.out["incentives"]
+    ranked = inc[inc["total"].notna()].sort_values("rank").head(3)
+    date_text = str(from_serial(as_of)) if as_of is not None and not (isinstance(as_of, float) and math.isnan(as_of)) else "-"
+    wk = f"{int(this_week)}" if this_week else "-"
+    lines = []
+    if zh:
+        lines.append(f"统计截止 {date_text}（第 {wk} 周）")
+        lines.append(f"本周预警 {len(warn_rows)} 行；连续预警 {len(repeated.index.unique())} 行")
+        lines.append("落后目标：" + ("、".join(map(str, behind)) if behind else "无"))
+        if len(ranked):
+            lines.append("总分前列：" + "、".join(f"{r['name']} {r['total']:.1f}（{r['grade']}）" for _, r in ranked.iterrows()))
+        lines.append(f"问题：{len(wb.errors)} 个错误，{len(wb.problems) - len(wb.errors)} 个警告/提示（见“检查”表）")
+    else:
+        lines.append(f"As of {date_text} (week {wk})")
+        lines.append(f"Warnings this week: {len(warn_rows)} rows; repeated warnings: {len(repeated.index.unique())} rows")
+        lines.append("Goals behind: " + (", ".join(map(str, behind)) if behind else "none"))
+        if len(ranked):
+            lines.append("Top people: " + ", ".join(f"{r['name']} {r['total']:.1f} ({r['grade']})" for _, r in ranked.iterrows()))
+        lines.append(f"Problems: {len(wb.errors)} errors, {len(wb.problems) - len(wb.errors)} warnings/notes (see the Checks sheet)")
+    return lines
+
+
+def recalc(path: str | Path, output: str | Path | None = None, *, backup: bool = True, force: bool = False,
+           progress: Callable[[int, int], None] | None = None) -> RecalcResult:
+    """Recalculate a workbook in place (or into `output`); refuses a file that is open unless force."""
+    path = Path(path)
+    target = Path(output) if output else path
+    if not force:
+        locks = lock_files(path) + (lock_files(target) if target != path and target.exists() else [])
+        if locks:
+            raise FileProblem(f"文件正在 Excel/WPS 中打开（{locks[0].name}），请先关闭，或用 --force",
+                              f"the workbook is open in Excel/WPS ({locks[0].name}); close it first, or use --force")
+    wb = load(path)
+    edits = build_edits(wb)
+    cells = sum(len(v) for v in edits.values())
+    saved = None
+    if backup and target.exists():
+        saved = make_backup(target)
+    write_atomically(target, lambda tmp: patch_workbook(path, tmp, edits, progress=progress))
+    return RecalcResult(target, saved, wb, cells, summary(wb))
