@@ -133,6 +133,9 @@ class _CellReader:
             return v
         if col_type in {"percent", "share"}:
             v, whole = parsing.parse_percent(raw)
+            typed_percent = isinstance(raw, str) and ("%" in raw or "％" in raw)
+            if col_type == "share" and v is not None and not whole and 1 < v <= 100 and not typed_percent:
+                v, whole = v / 100, True      # SPEC §4: >1 and <=100 in a weight/threshold column is a percent
             if whole and col_type == "share":
                 self.p.add(NOTE, sheet_name, cell, raw, (f"{v:.4g} 即 {v:.2%}", f"{v:.4g}, i.e. {v:.2%}"),
                            (f"“{header}”按百分数读取", f"'{header}' read as a percentage"), "percent-as-whole")
@@ -211,6 +214,8 @@ def _parse_settings(t: Template, raw: RawBook, layout: Layout, p: ProblemList, c
         v = cells.cell(sheet_name, cell, label, s.type, r, None, None)
         if isinstance(v, float) and np.isnan(v):
             v = None
+        if s.type == "percent" and v is not None and 10 < v <= 1000:
+            v = v / 100       # an over-threshold typed as 120 means 120%, as the formula reads it
         if v is None and default not in (None, ""):
             v = float(default)
         values[s.key] = v

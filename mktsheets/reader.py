@@ -83,9 +83,13 @@ def _normalise_part(part: str) -> str:
     return "/".join(parts)
 
 
-def _formula_cells(zf: zipfile.ZipFile, part: str) -> set[str]:
-    """A1 refs of the cells that hold a formula (streaming, entity-safe)."""
+def _scan_cells(zf: zipfile.ZipFile, part: str) -> tuple[set[str], dict[str, str]]:
+    """A1 refs of the cells that hold a formula, and the cells that hold an error value (#DIV/0!…).
+
+    Streaming and entity-safe. calamine reads error cells as blanks, so they are found here.
+    """
     out = set()
+    errors: dict[str, str] = {}
     with zf.open(part) as fh:
         row_num = 0
         col_num = 0
@@ -99,14 +103,18 @@ def _formula_cells(zf: zipfile.ZipFile, part: str) -> set[str]:
                     row_num = int(m.group(2))
                 else:
                     col_num += 1
-                if any(ch.tag.rsplit("}", 1)[-1] == "f" for ch in el):
+                children = {ch.tag.rsplit("}", 1)[-1]: ch for ch in el}
+                if "f" in children:
                     out.add(f"{col_letter(col_num)}{row_num}")
+                if el.get("t") == "e":
+                    v = children.get("v")
+                    errors[f"{col_letter(col_num)}{row_num}"] = (v.text if v is not None else "") or "#VALUE!"
                 el.clear()
             elif tag == "row":
                 el.clear()
             elif tag == "sheetData":
                 break
-    return out
+    return out, errors
 
 
 def _custom_properties(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -196,11 +204,20 @@ def read_workbook(path: str | Path, template: Template | None = None) -> Loaded:
             raise NotAWorkbook(
                 "缺少工作表 " + "、".join(s.zh for s in missing) + "（可用 mktsheets new 生成新模板）",
                 "missing sheets " + ", ".join(s.en for s in missing) + " (mktsheets new makes a fresh one)")
-        formula_cells = {key: _formula_cells(zf, parts[name]) for key, name in found.items()
-                         if key in DATA_SHEETS or key in ("settings", "dashboard", "checks")}
+        scans = {key: _scan_cells(zf, parts[name]) for key, name in found.items()
+                 if key in DATA_SHEETS or key in ("settings", "dashboard", "checks")}
+        formula_cells = {key: scan[0] for key, scan in scans.items()}
+        error_cells = {key: scan[1] for key, scan in scans.items()}
     book = CalamineWorkbook.from_path(str(path))
     grids = {key: book.get_sheet_by_name(name).to_python(skip_empty_area=False) for key, name in found.items()
              if key not in ("guide", "dashboard")}
+    for key, errors in error_cells.items():   # put the error text back where calamine left a blank
+        grid = grids.get(key)
+        for a1, text in errors.items() if grid is not None else ():
+            m = _CELL_REF.match(a1)
+            r, c = int(m.group(2)) - 1, col_index(m.group(1))
+            if r < len(grid) and c < len(grid[r]) and grid[r][c] in ("", None):
+                grid[r][c] = text
     loaded_parts = {key: parts[name] for key, name in found.items()}
 
     settings_grid = grids["settings"]
