@@ -6,6 +6,7 @@ from typing import Callable
 
 from .generate import new_workbook
 from .parsing import parse_code
+from .recalc import recalc
 from .sample import PERIOD, sample_data
 from .schema import load_template
 
@@ -42,12 +43,8 @@ def run_demo(directory: Path, lang: str = "zh", echo: Callable[[str], None] = pr
         len(people), int((written.calc.frame("targets")["id"].fillna("") != "").sum()),
         int(written.calc.frame("tracking")["week"].notna().sum()),
         int((written.calc.frame("evaluation")["name"].fillna("") != "").sum())))
-    top = people.sort_values("rank").head(3)
-    for _, p in top.iterrows():
-        echo(f"  #{int(p['rank'])} {p['name']}  {p['total']:.2f} {p['grade']}  "
-             f"{'应发' if zh else 'payout'} {p['payout']:,.2f}")
-    errors = len(written.problems.errors)
-    echo(("  检查: {} 个错误，{} 项警告/提示（见“检查”表）" if zh else
-          "  Checks: {} errors, {} warnings/notes (see the Checks sheet)").format(
-        errors, len(written.problems.items) - errors))
+    result = recalc(workbook, backup=False)
+    echo(("2 周例会前重算（mktsheets recalc）: " if zh else "2 Weekly recalc (mktsheets recalc): ") + str(workbook))
+    for line in result.summary:
+        echo("  " + line)
     return {"workbook": workbook}

@@ -63,6 +63,8 @@ def build_edits(wb: Workbook) -> dict[str, dict[str, CellWrite]]:
     edits: dict[str, dict[str, CellWrite]] = {}
     builders = sheet_formulas(L)
     for key in DATA_SHEETS:
+        if key not in calc.out:      # Team: all input
+            continue
         sl = L.sheet(key)
         sheet_edits = edits.setdefault(sl.name, {})
         out = calc.out[key]
