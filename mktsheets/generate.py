@@ -448,6 +448,12 @@ class _Writer:
     def _validations(self) -> None:
         """Dropdowns from named lists on Settings (a form Excel, WPS and LibreOffice all keep)."""
         say = self.say
+        for s in self.t.settings:   # coded settings (scoring, payout basis) are guarded too
+            if s.type == "code":
+                r = self.L.setting_rows[s.key] - 1
+                self.sheets["settings"].data_validation(r, 1, r, 1, {
+                    "validate": "list", "source": f"=MK_LIST_{s.list.upper()}", "error_type": "warning",
+                    "input_message": say("请从下拉列表选择", "Pick from the list")})
         for sheet in self.t.sheets:
             if sheet.key not in DATA_SHEETS:
                 continue
