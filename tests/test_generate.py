@@ -922,6 +922,7 @@ def test_template_fingerprint_in_properties_and_on_the_guide(book):
     assert props["mktsheets.template_version"] == str(TEMPLATE.version)
     texts = " ".join(str(c.value) for row in book.ws("guide").iter_rows() for c in row if c.value is not None)
     assert TEMPLATE.name in texts
+    assert "2024Q3" in texts                       # and the period
     assert re.search(rf"{re.escape(TEMPLATE.name)}\s*v?{TEMPLATE.version}\b", texts), texts[:200]
 
 
@@ -977,6 +978,10 @@ def all_formulas(book) -> list[tuple[str, str]]:
                 if f is not None:
                     out.append((f"{part}!{c.get('r')}", f.text or ""))
                     assert c.get("cm") is None, f"{part}!{c.get('r')}: dynamic array formula"
+                    # every formula on every sheet carries a cached value (an empty <v/> only for "")
+                    v = c.find("m:v", NS)
+                    assert v is not None, f"{part}!{c.get('r')}: formula without a cached value"
+                    assert v.text or c.get("t") is None, f"{part}!{c.get('r')}: empty cached {c.get('t')}"
             for tag in ("m:conditionalFormatting/m:cfRule/m:formula", "m:dataValidations/m:dataValidation/m:formula1",
                         "m:dataValidations/m:dataValidation/m:formula2"):
                 out += [(f"{part} {tag}", e.text or "") for e in root.iterfind(tag, NS)]
