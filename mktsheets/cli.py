@@ -153,6 +153,43 @@ def demo(directory, lang):
     run_demo(directory or Path("mktsheets-demo"), lang=lang, echo=click.echo)
 
 
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the scorecards and team summaries to.")
+@click.option("--format", "formats", metavar="LIST",
+              help="Comma-separated formats: xlsx,html,pdf [default: all; xlsx is always written; pdf needs "
+                   "LibreOffice].")
+def scorecards(file, out_dir, formats):
+    """One scorecard per person (that person's data only) and a team summary per manager."""
+    from .scorecards import parse_formats, write_scorecards
+
+    try:
+        fmts = parse_formats(formats)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--format") from None
+    result = write_scorecards(file, out_dir, fmts)
+    q = result.quarter
+    zh = q.lang == "zh"
+    click.echo((f"已写入 {len(result.files)} 份绩效卡、{len(result.summaries)} 份团队汇总到 {result.directory}" if zh else
+                f"Wrote {len(result.files)} scorecards and {len(result.summaries)} team summaries to "
+                f"{result.directory}"))
+    for files in [*result.files.values(), *result.summaries.values()]:
+        paths = list(files.values())
+        click.echo(f"  {paths[0].name}" + "".join(f", {p.suffix}" for p in paths[1:]))
+    incomplete = [c.name for c in q.cards if not c.complete]
+    if incomplete:
+        click.echo(("总分或应发合计未算出（见 mktsheets check）: " if zh else
+                    "No total or payout (see mktsheets check): ") + ", ".join(incomplete))
+    if q.duplicates:
+        click.echo(("团队表中重名，未生成绩效卡: " if zh else "Names on Team more than once, no scorecard: ")
+                   + ", ".join(q.duplicates))
+    if result.pdf_note:
+        if formats is not None and "pdf" in fmts:
+            raise click.ClickException(result.pdf_note)
+        click.echo(("注意: " if zh else "Note: ") + result.pdf_note)
+
+
 def _print_problems(problems, lang: str, limit: int | None = None) -> None:
     shown = problems if limit is None else problems[:limit]
     for p in shown:
