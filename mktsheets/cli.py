@@ -190,6 +190,99 @@ def scorecards(file, out_dir, formats):
         click.echo(("注意: " if zh else "Note: ") + result.pdf_note)
 
 
+@main.command("email")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the .eml files and the send log [default: FILE's name + '-outbox', next to FILE].")
+@click.option("--send", is_flag=True, help="Send the messages (without it: dry run, only .eml files are written).")
+@click.option("--smtp-host", help="SMTP server to send through.")
+@click.option("--smtp-port", type=click.IntRange(1, 65535), help="SMTP port [default: 587, or 465 with --ssl].")
+@click.option("--smtp-user", help="Login name; the password comes from MKTSHEETS_SMTP_PASSWORD or a prompt.")
+@click.option("--ssl", "security", flag_value="ssl", help="TLS from the start (usually port 465).")
+@click.option("--starttls", "security", flag_value="starttls", help="Upgrade to TLS with STARTTLS (the default).")
+@click.option("--smtp-cafile", type=click.Path(exists=True, dir_okay=False),
+              help="PEM file of the CA(s) to trust for the server's certificate (e.g. a company CA).")
+@click.option("--from", "sender", help="Sender address, e.g. 'Marketing <mkt@example.com>'.")
+@click.option("--resend", is_flag=True, help="Send again to people the send log says already got theirs.")
+@click.option("--cc-manager", is_flag=True, help="Send a copy of each person's message to their manager.")
+@click.option("--insecure-plaintext", is_flag=True,
+              help="Allow an unencrypted connection (password and scorecards readable on the network).")
+def email_cmd(file, outbox, send, smtp_host, smtp_port, smtp_user, security, smtp_cafile, sender, resend,
+              cc_manager, insecure_plaintext):
+    """Email each person their own scorecard (dry run: write .eml files)."""
+    import os
+
+    from .mail import MailError, SmtpSettings, send_scorecards, write_outbox
+    from .scorecards import collect
+
+    outbox = outbox or file.with_name(f"{file.stem}-outbox")
+    if send:
+        if not smtp_host:
+            raise click.UsageError("--send needs --smtp-host")
+        if not sender:
+            raise click.UsageError("--send needs --from")
+        if insecure_plaintext and security:
+            raise click.UsageError(f"--insecure-plaintext cannot be combined with --{security}")
+    quarter = collect(file)
+    zh = quarter.lang == "zh"
+
+    def people(cards):
+        return ", ".join(c.name for c in cards)
+
+    def tail(result):
+        if result.no_address:
+            click.echo(("没有邮箱地址: " if zh else "No email address: ") + people(result.no_address))
+        if result.bad_address:
+            click.echo(("邮箱地址无法使用: " if zh else "Unusable email address: ")
+                       + ", ".join(f"{c.name} ({c.email!r})" for c in result.bad_address))
+        if result.incomplete:
+            click.echo(("总分或应发合计未算出，未发邮件: " if zh else "No total or payout, no email: ")
+                       + people(result.incomplete))
+
+    if not send:
+        result = write_outbox(quarter, outbox, sender=sender, cc_manager=cc_manager)
+        click.echo((f"已写入 {len(result.written)} 封邮件到 {outbox}（未发送；加 --send 发送）" if zh else
+                    f"Wrote {len(result.written)} messages to {outbox} (not sent; add --send to send)"))
+        for card, path in result.written:
+            click.echo(f"  {card.name} <{card.email}>  {path.name}")
+        if result.already_sent:
+            click.echo(("发送记录显示已发送过（--send 时跳过）: " if zh else
+                        "Already sent per the send log (--send skips them): ") + people(result.already_sent))
+        tail(result)
+        return
+
+    password = None
+    if smtp_user:
+        password = os.environ.get("MKTSHEETS_SMTP_PASSWORD") or click.prompt(
+            f"SMTP password for {smtp_user}", hide_input=True, err=True)
+    marks = {"sent": "✓", "failed": "✗", "skipped": "–", "cc_refused": "!"}
+    words = {"skipped": ("已发送过，跳过", "already sent, skipped"),
+             "cc_refused": ("抄送被拒", "copy refused")}
+
+    def on_event(kind, card, detail):
+        extra = f"{words[kind][0 if zh else 1]} {detail}".strip() if kind in words else detail
+        click.echo(f"  {marks[kind]} {card.name} <{card.email}>" + (f"  {extra}" if extra and kind != "sent" else ""))
+
+    try:
+        settings = SmtpSettings(host=smtp_host, port=smtp_port, user=smtp_user, password=password,
+                                security="plain" if insecure_plaintext else (security or "starttls"),
+                                cafile=smtp_cafile, insecure_plaintext=insecure_plaintext)
+        result = send_scorecards(quarter, outbox, settings, sender, resend=resend, cc_manager=cc_manager,
+                                 on_event=on_event)
+    except (MailError, ConnectionError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo((f"已发送 {len(result.sent)} 封，跳过 {len(result.skipped)} 封（已发送过），失败 {len(result.failed)} 封；"
+                f"发送记录: {outbox}" if zh else
+                f"Sent {len(result.sent)}, skipped {len(result.skipped)} (already sent), failed "
+                f"{len(result.failed)}; send log in {outbox}"))
+    tail(result)
+    if result.failed:
+        click.echo("失败:" if zh else "Failed:", err=True)
+        for card, reason in result.failed:
+            click.echo(f"  {card.name} <{card.email}>: {reason}", err=True)
+        sys.exit(1)
+
+
 def _print_problems(problems, lang: str, limit: int | None = None) -> None:
     shown = problems if limit is None else problems[:limit]
     for p in shown:
