@@ -47,4 +47,27 @@ def run_demo(directory: Path, lang: str = "zh", echo: Callable[[str], None] = pr
     echo(("2 周例会前重算（mktsheets recalc）: " if zh else "2 Weekly recalc (mktsheets recalc): ") + str(workbook))
     for line in result.summary:
         echo("  " + line)
-    return {"workbook": workbook}
+    return {"workbook": workbook, **_scorecards_and_email(result.workbook, directory, zh, echo)}
+
+
+def _scorecards_and_email(wb, directory: Path, zh: bool, echo: Callable[[str], None]) -> dict[str, Path]:
+    """Steps 3 and 4: everyone's scorecard and team summaries, then the .eml outbox (a dry run)."""
+    from .mail import write_outbox
+    from .scorecards import collect, write_scorecards
+
+    quarter = collect(wb)
+    cards = write_scorecards(quarter, directory / ("绩效卡" if zh else "scorecards"))
+    echo(("3 期末绩效卡（mktsheets scorecards）: " if zh else "3 Scorecards (mktsheets scorecards): ")
+         + str(cards.directory))
+    for files in [*cards.files.values(), *cards.summaries.values()]:
+        echo("  " + "  ".join(p.name for p in files.values()))
+    if cards.pdf_note:
+        echo("  " + cards.pdf_note)
+    outbox = write_outbox(quarter, directory / ("邮件" if zh else "outbox"), sender="marketing@example.com")
+    echo(("4 邮件（mktsheets email，演示不发送）: " if zh else "4 Emails (mktsheets email, a dry run): ")
+         + str(outbox.outbox))
+    for card, path in outbox.written:
+        echo(f"  {card.name} <{card.email}>  {path.name}")
+    if outbox.no_address:
+        echo(("  没有邮箱地址: " if zh else "  No email address: ") + ", ".join(c.name for c in outbox.no_address))
+    return {"scorecards": cards.directory, "outbox": outbox.outbox}

@@ -289,6 +289,8 @@ def bracket_lines(target: float | None, actual: float | None, brackets: pd.DataF
 
 def collect(source) -> Quarter:
     """Read a workbook (path, Workbook or Calc) into one Card per person and a Summary per manager."""
+    if isinstance(source, Quarter):
+        return source
     calc = _calc(source)
     lang = calc.lang
     s = calc.s
@@ -988,7 +990,7 @@ def write_scorecards(source, out_dir: str | Path, formats: str | Iterable[str] |
                      summaries: bool = True, workers: int = 4) -> ScorecardResult:
     """One scorecard per person (xlsx always; html; pdf when LibreOffice is present) and team summaries.
 
-    `source` is a workbook path, a loaded Workbook or a Calc. Returns what was written and,
+    `source` is a workbook path, a loaded Workbook, a Calc or a collected Quarter. Returns what was written and,
     in `pdf_note`, why PDFs were not written when LibreOffice is missing.
     """
     fmts = parse_formats(formats)
