@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 import xlsxwriter
+import xlsxwriter.worksheet
 
 from . import __version__
 from .compute import compute, helper_keys, sheet_formulas
@@ -169,6 +170,17 @@ def _cached(value):
     return str(value)
 
 
+class _Sheet(xlsxwriter.worksheet.Worksheet):
+    """A worksheet that skips XlsxWriter's _xlfn. rewriting of every formula.
+
+    Our formulas use only Excel-2010 functions (tests/test_generate.py checks it), and the
+    ~30 regular expressions XlsxWriter runs over each formula dominated the time of `new`.
+    """
+
+    def _prepare_formula(self, formula, expand_future_functions=False):
+        return formula[1:] if formula.startswith("=") else formula
+
+
 class _Writer:
     def __init__(self, template: Template, layout: Layout, raw: RawBook, calc: Calc):
         self.t, self.L, self.raw, self.calc = template, layout, raw, calc
@@ -181,7 +193,7 @@ class _Writer:
         wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
                                              "strings_to_urls": False})
         self.wb, self.fmt = wb, Formats(wb)
-        self.sheets = {s.key: wb.add_worksheet(s.name(self.lang)) for s in self.t.sheets}
+        self.sheets = {s.key: wb.add_worksheet(s.name(self.lang), worksheet_class=_Sheet) for s in self.t.sheets}
         self._properties()
         self._guide()
         self._settings()
@@ -384,13 +396,18 @@ class _Writer:
                 ws.set_column(c, c, col.width)
             else:
                 ws.set_column(c, c, 8, None, {"hidden": True})
-            for r in sl.rows:
-                if role == "input":
-                    value = raw.at[r, ckey] if raw is not None and ckey in raw.columns else None
+            rows = list(sl.rows)
+            if role == "input":
+                has = raw is not None and ckey in raw.columns
+                values = raw[ckey].tolist() if has else [None] * len(rows)
+                for r, value in zip(rows, values):
                     self._write_input(ws, r - 1, c, value, ctype)
-                else:
-                    value = out.at[r, ckey] if out is not None and ckey in out.columns else None
-                    ws.write_formula(r - 1, c, "=" + formulas[ckey](r), f.get("computed", ctype), _cached(value))
+            else:
+                has = out is not None and ckey in out.columns
+                values = out[ckey].reindex(rows).tolist() if has else [None] * len(rows)
+                fmt, build = f.get("computed", ctype), formulas[ckey]
+                for r, value in zip(rows, values):
+                    ws.write_formula(r - 1, c, build(r), fmt, _cached(value))
         ws.freeze_panes(1, 1)
         last_visible = len(sheet.columns) - 1
         ws.autofilter(0, 0, sl.last - 1, last_visible)

@@ -7,10 +7,12 @@ written through a Layout, so they follow the columns wherever the user put them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .schema import Template
 
 
+@lru_cache(maxsize=None)
 def col_letter(index: int) -> str:
     """0-based column index -> Excel letters (0 -> A, 26 -> AA)."""
     letters = ""

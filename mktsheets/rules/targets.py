@@ -52,12 +52,21 @@ def compute(calc: Calc) -> None:
     wk_has = by["has"].sum()
     wk_act = by["a"].sum()
     wk_plan = by["p"].sum()
-    for i in range(1, W + 1):
-        a = ids.map(lambda x: wk_act.get((x, float(i)), np.nan) if wk_has.get((x, float(i)), 0) > 0 else np.nan)
-        p = ids.map(lambda x: wk_plan.get((x, float(i)), 0.0))
-        a = a.where(has_id).astype(float)
+    weeks = [float(i) for i in range(1, W + 1)]
+
+    def matrix(series: pd.Series, fill: float) -> pd.DataFrame:
+        """goal x week, one row per Targets row (by its ID), columns = calendar weeks."""
+        wide = series.unstack("w") if len(series) else pd.DataFrame(index=pd.Index([], name="g"))
+        return wide.reindex(columns=weeks).reindex(ids.to_numpy()).fillna(fill).set_axis(g.index)
+
+    has_m = matrix(wk_has.astype(float), 0.0)
+    act_m = matrix(wk_act, np.nan).where(has_m > 0)
+    plan_m = matrix(wk_plan, 0.0)
+    low = out["_low"].astype(bool)
+    for i, w in enumerate(weeks, 1):
+        a = act_m[w].where(has_id).astype(float)
         out[f"_a{i}"] = a
-        out[f"_c{i}"] = xround(completion(p, a, out["_low"].astype(bool)), 4)
+        out[f"_c{i}"] = xround(completion(plan_m[w], a, low), 4)
     amat = out[[f"_a{i}" for i in range(1, W + 1)]]
     has_any = amat.notna().any(axis=1)
     last = amat.notna().to_numpy() * np.arange(1, W + 1)
@@ -67,13 +76,14 @@ def compute(calc: Calc) -> None:
     by_goal = kk[kk["g"] != ""].groupby("g")
     any_actual = ids.map(by_goal["has"].sum()).fillna(0) > 0
     total = ids.map(by_goal["a"].sum()).astype(float)
-    latest = []
-    for x, lw in zip(ids, out["_last"]):
-        if lw and (x, lw) in wk_has.index and wk_has[(x, lw)] > 0:
-            latest.append(wk_act[(x, lw)] / wk_has[(x, lw)])
-        else:
-            latest.append(np.nan)
-    latest = pd.Series(latest, index=g.index, dtype=float)
+    # 最新: the actuals of the latest week that has any, averaged over its rows
+    last_col = out["_last"].astype(int).to_numpy()
+    rows = np.arange(len(g))
+    pick = np.clip(last_col - 1, 0, max(W - 1, 0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_row = (matrix(wk_act, np.nan).to_numpy() / has_m.to_numpy()) if W else np.zeros((len(g), 1))
+    latest = pd.Series(np.where(last_col > 0, per_row[rows, pick] if len(g) else [], np.nan),
+                       index=g.index, dtype=float)
     average = amat.mean(axis=1).where(has_any)
     tracked = np.select([out["_agg"] == 2, out["_agg"] == 3], [latest, average], total)
     tracked = pd.Series(tracked, index=g.index, dtype=float).where(any_actual)
@@ -142,12 +152,34 @@ def compute(calc: Calc) -> None:
     _check_rules(calc, g, out)
 
 
+def _long_cycles(g: pd.DataFrame, out: pd.DataFrame) -> pd.Series:
+    """Goals on a cycle of parent links longer than the DEPTH ancestor columns can see (_cyc misses them)."""
+    ids = g["id"].map(key_of)
+    first = first_index(ids)
+    parent = {key: key_of(g.at[row, "parent"]) for key, row in first.items()}
+
+    def on_cycle(key: str) -> bool:
+        seen, p = set(), parent.get(key, "")
+        while p and p not in seen:
+            if p == key:
+                return True
+            seen.add(p)
+            p = parent.get(p, "")
+        return False
+    return pd.Series([bool(k) and out.at[row, "_cyc"] == 0 and on_cycle(k) for row, k in ids.items()], index=g.index)
+
+
 def _check_rules(calc: Calc, g: pd.DataFrame, out: pd.DataFrame) -> None:
     p = calc.problems
     for row in g.index[out["_cyc"] == 1]:
         sheet, cell = calc.cell(SHEET, "parent", row)
         p.add(ERROR, sheet, cell, g.at[row, "parent"], ("不构成循环的上级目标", "a parent that does not lead back"),
               ("上级目标形成循环，实际值无法汇总", "Parent goals form a cycle; the actual cannot be rolled up"), "cycle")
+    for row in g.index[_long_cycles(g, out)]:
+        sheet, cell = calc.cell(SHEET, "parent", row)
+        p.add(ERROR, sheet, cell, g.at[row, "parent"], ("不构成循环的上级目标", "a parent that does not lead back"),
+              (f"上级目标形成超过 {DEPTH} 层的循环，汇总的实际值不可信",
+               f"Parent goals form a cycle longer than {DEPTH} levels; rolled-up actuals are not reliable"), "cycle")
     has_actual = out["actual"].notna()
     bad_target = has_actual & ~(g["target"].fillna(0) > 0)
     for row in g.index[bad_target]:
