@@ -108,8 +108,9 @@ def plain_text(card: Card, attachment_name: str) -> str:
     lines.append(f"{w('honours')}: {card.honours or w('none')}    {w('alerts')}: {card.alerts or w('none')}")
     lines += ["", f"{w('indicators')}:"]
     for ln in card.indicators:
+        done = f"{w('completion')} {fmt_pct(ln.completion)}, " if ln.kind != "qualitative" else ""
         lines.append(f"  - {ln.indicator or '—'} ({kind_text(ln.kind, lang)}, {w('weight')} {fmt_share(ln.weight)}): "
-                     f"{w('completion')} {fmt_pct(ln.completion)}, {w('score')} {fmt_score(ln.score)}")
+                     f"{done}{w('score')} {fmt_score(ln.score)}")
     lines += [f"  {w('quant_score')} {fmt_score(card.quant_score)} · {w('qual_score')} {fmt_score(card.qual_score)}"
               f" · {w('overall')} {fmt_pct(card.overall)}", "",
               mword("feedback", lang), "", mword("signature", lang), ""]

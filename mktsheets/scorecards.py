@@ -782,7 +782,8 @@ def _headline(items: list[tuple[str, str]]) -> str:
     cells = "".join(
         f'<td style="padding:10px 6px;background:{LIGHT};border:1px solid #D0D7DE;text-align:center;width:25%;">'
         f'<div style="font-size:12px;color:#595959;">{_e(k)}</div>'
-        f'<div style="font-size:22px;font-weight:bold;color:{ACCENT};margin-top:4px;">{_e(v)}</div></td>'
+        f'<div style="font-size:{22 if len(v) <= 8 else 18}px;font-weight:bold;color:{ACCENT};margin-top:4px;">'
+        f'{_e(v)}</div></td>'
         for k, v in items)
     return (f'<table role="presentation" cellpadding="0" cellspacing="0" width="100%" '
             f'style="border-collapse:collapse;margin-top:14px;"><tr>{cells}</tr></table>')

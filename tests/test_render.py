@@ -25,7 +25,7 @@ def written(tmp_path_factory):
 def headline(page: str) -> dict[str, str]:
     """label -> value of the four headline boxes at the top of the card."""
     pairs = re.findall(r'<div style="font-size:12px;color:#595959;">(.*?)</div>'
-                       r'<div style="font-size:22px;[^"]*">(.*?)</div>', page)
+                       r'<div style="font-size:\d+px;font-weight:bold;[^"]*">(.*?)</div>', page)
     return {html.unescape(k): html.unescape(v) for k, v in pairs}
 
 

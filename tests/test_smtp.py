@@ -163,3 +163,29 @@ def test_cc_manager_copies_the_manager(workbook, pki, tmp_path):
         by_to = {d.rcpt_tos[0]: d for d in handler.delivered}
         assert by_to["zhangsan@example.com"].rcpt_tos == ["zhangsan@example.com", "sunhao@example.com"]
         assert by_to["wanglei@example.com"].rcpt_tos == ["wanglei@example.com"]
+
+
+def test_settings_never_show_the_password():
+    from mktsheets.mail import MailError, SmtpSettings
+
+    s = SmtpSettings(host="smtp.example.com", user=USER, password=PASSWORD)
+    assert PASSWORD not in repr(s) and PASSWORD not in str(s)
+    assert (s.security, s.port_used) == ("starttls", 587)
+    assert SmtpSettings(host="h", security="ssl").port_used == 465
+    with pytest.raises(MailError, match="--insecure-plaintext"):
+        SmtpSettings(host="h", security="plain")
+
+
+def test_send_log_skips_per_period_and_survives_a_torn_line(tmp_path):
+    from mktsheets.sendlog import SendLog
+
+    log = SendLog(tmp_path)
+    log.append(period="2024Q3", person="张三", address="zhangsan@example.com", message_id="<a@x>", status="sent")
+    log.append(period="2024Q3", person="李四", address="lisi@example.com", message_id="<b@x>", status="failed",
+               error="550")
+    log.append(period="2024Q2", person="赵敏", address="zhaomin@example.com", message_id="<c@x>", status="sent")
+    with log.path.open("a", encoding="utf-8") as f:
+        f.write('{"period": "2024Q3", "person": "陈')             # a crash mid-write
+    assert set(log.sent("2024Q3")) == {"张三"}
+    assert set(log.sent("2024Q2")) == {"赵敏"}
+    assert len(log.records()) == 3
