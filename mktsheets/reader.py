@@ -83,36 +83,59 @@ def _normalise_part(part: str) -> str:
     return "/".join(parts)
 
 
+_TOKEN = re.compile(
+    rb"<(?:[A-Za-z][\w.-]*:)?(?:(row)\b([^>]*?)/?>|c\b([^>]*?)(?:/>|>(.*?)</(?:[A-Za-z][\w.-]*:)?c>))", re.S)
+_ATTR_R = re.compile(rb'\br="([A-Z]+)?(\d+)?"')
+_ATTR_T_ERROR = re.compile(rb'\bt="e"')
+_HAS_F = re.compile(rb"<(?:[A-Za-z][\w.-]*:)?f[\s>/]")
+_VALUE = re.compile(rb"<(?:[A-Za-z][\w.-]*:)?v>([^<]*)</")
+_ROW_END = re.compile(rb"</(?:[A-Za-z][\w.-]*:)?row>|<(?:[A-Za-z][\w.-]*:)?row\b[^>]*/>")
+_CHUNK = 1 << 20
+
+
 def _scan_cells(zf: zipfile.ZipFile, part: str) -> tuple[set[str], dict[str, str]]:
     """A1 refs of the cells that hold a formula, and the cells that hold an error value (#DIV/0!…).
 
-    Streaming and entity-safe. calamine reads error cells as blanks, so they are found here.
+    Streams the sheet XML in chunks of whole rows (calamine reads error cells as blanks,
+    and tells nothing about formulas). Rows and cells without an r attribute are numbered
+    implicitly, as Excel does.
     """
-    out = set()
+    out: set[str] = set()
     errors: dict[str, str] = {}
+    row_num, col_num = 0, -1
+    buf = b""
     with zf.open(part) as fh:
-        row_num = 0
-        col_num = 0
-        for _event, el in SafeET.iterparse(fh, events=("end",)):
-            tag = el.tag.rsplit("}", 1)[-1]
-            if tag == "c":
-                ref = el.get("r")
-                if ref:
-                    m = _CELL_REF.match(ref)
-                    col_num = col_index(m.group(1))
-                    row_num = int(m.group(2))
+        while True:
+            chunk = fh.read(_CHUNK)
+            buf += chunk
+            cut = len(buf)
+            if chunk:
+                ends = list(_ROW_END.finditer(buf, max(0, len(buf) - _CHUNK - 64)))
+                if not ends:
+                    continue
+                cut = ends[-1].end()
+            for m in _TOKEN.finditer(buf, 0, cut):
+                if m.group(1):                       # <row ...>
+                    r = _ATTR_R.search(m.group(2))
+                    row_num = int(r.group(2)) if r and r.group(2) else row_num + 1
+                    col_num = -1
+                    continue
+                attrs, body = m.group(3), m.group(4) or b""
+                r = _ATTR_R.search(attrs)
+                if r and r.group(1):
+                    col_num = col_index(r.group(1).decode())
+                    if r.group(2):
+                        row_num = int(r.group(2))
                 else:
                     col_num += 1
-                children = {ch.tag.rsplit("}", 1)[-1]: ch for ch in el}
-                if "f" in children:
+                if _HAS_F.search(body):
                     out.add(f"{col_letter(col_num)}{row_num}")
-                if el.get("t") == "e":
-                    v = children.get("v")
-                    errors[f"{col_letter(col_num)}{row_num}"] = (v.text if v is not None else "") or "#VALUE!"
-                el.clear()
-            elif tag == "row":
-                el.clear()
-            elif tag == "sheetData":
+                if _ATTR_T_ERROR.search(attrs):
+                    v = _VALUE.search(body)
+                    errors[f"{col_letter(col_num)}{row_num}"] = (v.group(1).decode("utf-8", "replace")
+                                                                 if v and v.group(1) else "#VALUE!")
+            buf = buf[cut:]
+            if not chunk:
                 break
     return out, errors
 
@@ -270,6 +293,14 @@ def read_workbook(path: str | Path, template: Template | None = None) -> Loaded:
         frames[s.key] = frame
     follows = sheets["incentives"]
     team = sheets["team"]
+    # Incentives row i follows Team row i; its pre-formatted rows that carry formulas stay live
+    # (and get cached values) even below the last filled Team row, as on the other sheets.
+    inc_formula_rows = [int(_CELL_REF.match(a).group(2)) for a in formula_cells.get("incentives", ())]
+    extra = max(inc_formula_rows, default=0) - (follows.first + (team.last - team.first))
+    if extra > 0:
+        team.last += extra
+        tf = frames["team"].reindex(range(team.first, team.last + 1))
+        frames["team"] = tf.astype(object).where(tf.notna(), None)
     follows.last = follows.first + (team.last - team.first)
     inc = frames["incentives"].reindex(range(follows.first, follows.last + 1))
     frames["incentives"] = inc.astype(object).where(inc.notna(), None)

@@ -76,9 +76,9 @@ def build_edits(wb: Workbook) -> dict[str, dict[str, CellWrite]]:
                 header = ckey if ckey.startswith("_") else t.column(ckey).header(L.lang)
                 sheet_edits[f"{letter}{sl.header_row}"] = CellWrite(None, header)
             build = builders[key][ckey]
-            values = out[ckey]
-            for r in sl.rows:
-                sheet_edits[f"{letter}{r}"] = CellWrite(build(r), _cached(values.get(r)))
+            rows = list(sl.rows)
+            for r, value in zip(rows, out[ckey].reindex(rows).tolist()):
+                sheet_edits[f"{letter}{r}"] = CellWrite(build(r), _cached(value))
     _settings_edits(wb, edits.setdefault(L.sheet("settings").name, {}))
     dash = edits.setdefault(L.sheet("dashboard").name, {})
     values = calc.out["dashboard"]
