@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -159,7 +160,7 @@ def _check_zip(path: Path) -> None:
             for info in infos:
                 if info.filename.lower().endswith((".xml", ".rels", ".vml")):
                     _check_prolog(name, zf, info)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError, ValueError, RuntimeError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError, RuntimeError) as exc:
         # RuntimeError: zipfile's "password required" for an encrypted member
         raise FileProblem(
             f"{name} 已损坏或不完整，无法作为 Excel 工作簿打开",

@@ -151,17 +151,29 @@ _COLUMNS = _ByteColumns()
 _DIGITS = "0123456789"
 
 
+class _StyleNames(dict):
+    """s attribute values as found in the XML (bytes) -> str, memoised: a sheet uses few styles."""
+
+    def __missing__(self, raw: bytes) -> str:
+        if not (raw.isdigit() and raw.isascii()):
+            raise PatchError(f"invalid cell style index {raw[:20]!r}")
+        self[raw] = text = raw.decode("ascii")
+        return text
+
+
 class _SheetEdits:
     """One sheet's edits, looked up row by row in the caller's mapping.
 
-    A recalc can hand over millions of writes; grouping them into per-row lists would
-    double that memory, so only the sorted row numbers and the edited columns are kept.
+    A recalc can hand over millions of writes; per-row lists or even a set of row
+    numbers would cost more memory than the sheet being streamed, so the edited rows
+    are kept as a bitmap over all of Excel's rows (128 KiB) next to the caller's dict.
     """
 
     def __init__(self, cells: Mapping[str, CellWrite]):
         self.cells = cells
-        rows: set[int] = set()
+        self.marks = bytearray(MAX_ROW // 8 + 1)
         columns: set[str] = set()
+        marks = self.marks
         for ref, write in cells.items():
             if type(write) is not CellWrite and not isinstance(write, CellWrite):
                 raise TypeError(f"edit for {ref!r} is a {type(write).__name__}, not a CellWrite")
@@ -169,15 +181,37 @@ class _SheetEdits:
             digits = ref[len(letters):]
             if letters not in _COL_NUMBER or not digits or digits[0] == "0" or len(digits) > 7 or int(digits) > MAX_ROW:
                 raise ValueError(f"not a cell reference: {ref!r} (expected upper-case A1 form such as 'W5')")
-            rows.add(int(digits))
+            row = int(digits)
+            marks[row >> 3] |= 1 << (row & 7)
             columns.add(letters)
-        self.rows = sorted(rows)
         self.columns = sorted((_COL_NUMBER[letters], letters) for letters in columns)
+
+    def edited(self, number: int) -> bool:
+        """Whether row number has edits."""
+        return bool(self.marks[number >> 3] >> (number & 7) & 1)
+
+    def between(self, first: int, stop: int) -> list[int]:
+        """The edited row numbers from first up to (not including) stop."""
+        found: list[int] = []
+        marks = self.marks
+        last_byte = min((stop - 1) >> 3, len(marks) - 1)
+        pos = first >> 3
+        while pos <= last_byte:
+            nonzero = _NONZERO.search(marks, pos, last_byte + 1)
+            if nonzero is None:
+                break
+            at = nonzero.start()
+            found.extend(n for bit in range(8) if marks[at] >> bit & 1 and first <= (n := at * 8 + bit) < stop)
+            pos = at + 1
+        return found
 
     def row(self, number: int) -> list[tuple[int, CellWrite]]:
         """The edits of row number, by column."""
         get, suffix = self.cells.get, str(number)
         return [(col, write) for col, letters in self.columns if (write := get(letters + suffix)) is not None]
+
+
+_NONZERO = re.compile(rb"[^\x00]")
 
 
 # --------------------------------------------------------------------------- XML text
@@ -202,18 +236,22 @@ def _xml_text(text: str) -> str:
 
 def _unescape(raw: bytes) -> str:
     """Decode element text, resolving its character and predefined entity references."""
-    text = raw.decode("utf-8")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PatchError(f"a formula is not valid UTF-8: {raw[:40]!r}") from None
     return _ENTITY.sub(_entity, text) if "&" in text else text
 
 
 def _entity(m: re.Match) -> str:
     """The character an entity or character reference stands for."""
     name = m.group(1)
-    if name.startswith("#x"):
-        return chr(int(name[2:], 16))
-    if name.startswith("#"):
-        return chr(int(name[1:]))
-    return _NAMED_ENTITIES[name]
+    if not name.startswith("#"):
+        return _NAMED_ENTITIES[name]
+    try:
+        return chr(int(name[2:], 16) if name.startswith("#x") else int(name[1:]))
+    except (ValueError, OverflowError):
+        raise PatchError(f"invalid character reference &{name};") from None
 
 
 def _float_text(number: float) -> str:
@@ -229,23 +267,18 @@ def _float_text(number: float) -> str:
 def _value_text(value: float | int | str | bool) -> tuple[str, str]:
     """The t attribute and <v> text of a cached value; strings that are Excel errors become t="e"."""
     kind = type(value)
-    if kind is float and value and math.isfinite(value):
-        text = repr(value)
-        return "", text[:-2] if text.endswith(".0") else text
     if kind is float:
         return "", _float_text(value)
     if kind is int:
         return "", str(value)
-    if kind is str:
-        return (' t="e"' if value in _EXCEL_ERRORS else ' t="str"'), _xml_text(value)
-    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy's bool is no int subclass
+    if isinstance(value, str):
+        return (' t="e"' if value in _EXCEL_ERRORS else ' t="str"'), _xml_text(str(value))
+    if isinstance(value, bool) or kind.__name__ == "bool_":  # numpy's bool is no int subclass
         return ' t="b"', "1" if value else "0"
     if isinstance(value, numbers.Integral):
         return "", str(int(value))
     if isinstance(value, numbers.Real):
         return "", _float_text(float(value))
-    if isinstance(value, str):
-        return _value_text(str(value))
     raise TypeError(f"cannot write a {type(value).__name__} into a cell: {value!r}")
 
 
@@ -291,7 +324,7 @@ def _shift_token(m: re.Match, rows: int, cols: int) -> str:
 def _parse_part(kind: str, text: str) -> _RefPart | None:
     """One end of a reference, or None when it cannot be a reference on a sheet."""
     col_abs, letters, row_abs, digits = _PART_PATTERNS[kind].fullmatch(text).groups()
-    col = _col_index(letters.upper()) if letters else None
+    col = _col_index(letters) if letters else None
     row = int(digits) if digits else None
     if (col is not None and col > MAX_COL) or (row is not None and not 1 <= row <= MAX_ROW):
         return None
@@ -836,8 +869,6 @@ class _SheetPatcher:
     def __init__(self, part: str, edits: _SheetEdits, sink: _DeflateSink, meter: _Progress):
         self.part = part
         self.edits = edits
-        self.pending = edits.rows
-        self.next = 0  # index into pending
         self.sink = sink
         self.meter = meter
         self.tracked = {col for col, _ in edits.columns}
@@ -845,6 +876,7 @@ class _SheetPatcher:
         self.ref_starts: dict[int, bytes] = {}  # col -> b'<c r="W', set once the prefix is known
         # col -> the last cell seen in it (its text, or where to find it), for new cells' style
         self.above: dict[int, bytes | tuple[bytes, int, int]] = {}
+        self.styles = _StyleNames()
         self.shared: dict[bytes, tuple[str, int, int]] = {}  # si -> (formula, row, col) of edited masters
         self.formula_deleted = False
         self.row = 0
@@ -866,8 +898,9 @@ class _SheetPatcher:
         rest = buf[data_tag.end():]
         if data_tag.group(2):  # <sheetData/>: no rows at all
             tag = data_tag.group()
-            if self.pending:
-                self.sink.write(tag[:-2] + b">" + self._new_rows(MAX_ROW + 1) + b"</" + self.t.prefix + b"sheetData>")
+            rows = self._new_rows(1, MAX_ROW + 1)
+            if rows:
+                self.sink.write(tag[:-2] + b">" + rows + b"</" + self.t.prefix + b"sheetData>")
             else:
                 self.sink.write(tag)
         else:
@@ -928,7 +961,7 @@ class _SheetPatcher:
             if m is None:
                 end = t.data_close.match(buf, pos)
                 if end is not None:
-                    out.append(self._new_rows(MAX_ROW + 1))
+                    out.append(self._new_rows(self.row + 1, MAX_ROW + 1))
                     out.append(buf[pos: end.end()])
                     return end.end(), True, rows
                 if buf.find(b">", pos) >= 0:  # a complete tag that is neither <row> nor </sheetData>
@@ -942,8 +975,9 @@ class _SheetPatcher:
                 if close_at < 0:
                     return pos, False, rows
                 body, close, end = buf[m.end(): close_at], t.row_close, close_at + len(t.row_close)
+            previous = self.row
             number = self._row_number(m.group(1))
-            out.append(self._new_rows(number))
+            out.append(self._new_rows(previous + 1, number))
             if 0 <= markup < end:
                 raise PatchError(f"{self.part}: row {number} holds an XML comment or CDATA, which is not supported")
             out.append(self._row(number, buf[pos: m.end()], body, close))
@@ -961,12 +995,12 @@ class _SheetPatcher:
 
     # ---- rows
 
-    def _new_rows(self, before: int) -> bytes:
-        """The edited rows missing from the sheet that come before row number `before`."""
+    def _new_rows(self, first: int, stop: int) -> bytes:
+        """New rows for the edited row numbers first..stop-1, which the sheet does not have."""
+        if first >= stop:
+            return b""
         made = []
-        while self.next < len(self.pending) and self.pending[self.next] < before:
-            number = self.pending[self.next]
-            self.next += 1
+        for number in self.edits.between(first, stop):
             written = {
                 col: self._cell(number, col, self._style_for(col, write), write)
                 for col, write in self.edits.row(number)
@@ -981,10 +1015,7 @@ class _SheetPatcher:
 
     def _row(self, number: int, open_tag: bytes, body: bytes, close: bytes) -> bytes:
         """One existing row, rewritten if it has edits or dependents of a dissolved shared formula."""
-        edits = None
-        if self.next < len(self.pending) and self.pending[self.next] == number:
-            edits = self.edits.row(number)
-            self.next += 1
+        edits = self.edits.row(number) if self.edits.edited(number) else None
         if edits is None and not (self.shared and _ATTR_SHARED.search(body)):
             self._pass_through(number, body)
             return open_tag + body + close
@@ -1027,7 +1058,8 @@ class _SheetPatcher:
 
         This is the common case of a recalc, done without tokenizing the other cells; a
         missing cell, a deletion, unusual markup or shared-formula dependents to rewrite
-        leave it to the general path (nothing is changed before that is known).
+        leave it to the general path, which redoes the whole row (what was noted so far,
+        styles above and the calc-chain flag, it notes again the same way).
         """
         t = self.t
         if self.shared or len(edits) != len(self.tracked):
@@ -1037,12 +1069,13 @@ class _SheetPatcher:
         if not (first and last and first.group(1) and last.group(1)):
             return None
         suffix = b'%d"' % number
-        ref_starts, close = self.ref_starts, t.cell_close
-        spans = []
+        ref_starts, close, above = self.ref_starts, t.cell_close, self.above
+        out = []
         pos = 0
         for col, write in edits:
             at = body.find(ref_starts[col] + suffix, pos)
-            if at < 0 or (write.formula is None and write.value is None):
+            formula = write.formula
+            if at < 0 or (formula is None and write.value is None):
                 return None
             gt = body.find(b">", at)
             if body[gt - 1] == 0x2F:  # <c .../>
@@ -1054,22 +1087,16 @@ class _SheetPatcher:
                 end += len(close)
                 if body.find(b"shared", gt, end) >= 0:  # a shared formula: dependents may need rewriting
                     return None
-            spans.append((at, gt, end))
-            pos = end
-        out = []
-        pos = 0
-        formula_open = t.formula_open
-        for (col, write), (at, gt, end) in zip(edits, spans):
-            if write.formula is None and body.find(formula_open, gt, end) >= 0:
-                self._replacing_formula(body[at:end], end - at, number, col, True)
+                if formula is None and t.formula.search(body, gt, end):
+                    self.formula_deleted = True
             style = write.style
             if style is None:
                 s_at = body.find(b' s="', at, gt)
-                style = body[s_at + 4: body.find(b'"', s_at + 4)].decode("ascii") if s_at >= 0 else self._style_of(body[at:end])
+                style = self.styles[body[s_at + 4: body.find(b'"', s_at + 4)]] if s_at >= 0 else self._style_of(body[at:end])
             new = self._cell(number, col, style, write)
             out.append(body[pos:at])
             out.append(new)
-            self.above[col] = new
+            above[col] = new
             pos = end
         out.append(body[pos:])
         self._extend(number, _COLUMNS[first.group(1)], _COLUMNS[last.group(1)])
@@ -1124,7 +1151,7 @@ class _SheetPatcher:
             style = write.style
             if style is None:
                 at = text.find(b' s="', 0, gt)
-                style = text[at + 4: text.find(b'"', at + 4)].decode("ascii") if at >= 0 else self._style_of(text)
+                style = self.styles[text[at + 4: text.find(b'"', at + 4)]] if at >= 0 else self._style_of(text)
             if formula is None and write.value is None:
                 new = b""
                 deleted.add(i)
@@ -1214,13 +1241,12 @@ class _SheetPatcher:
             raise PatchError(f"{self.part}: a cell in row {number} is not closed")
         return close + len(self.t.cell_close)
 
-    @staticmethod
-    def _style_of(text: bytes) -> str | None:
+    def _style_of(self, text: bytes) -> str | None:
         """The s attribute of the cell at the start of text."""
         gt = max(text.find(b">"), 0)
         at = text.find(b' s="', 0, gt)
         if at >= 0:  # the usual form, found without a regex
-            return text[at + 4: text.find(b'"', at + 4)].decode("ascii")
+            return self.styles[text[at + 4: text.find(b'"', at + 4)]]
         found = _ATTR_S.search(text, 0, gt)
         return found.group(1).decode("ascii") if found else None
 
@@ -1266,7 +1292,7 @@ class _SheetPatcher:
             head = f'<{p}c r="{_COL_LETTERS[col]}{number}" s="{style}"'
         formula, value = write.formula, write.value
         if formula is not None:
-            if formula[:1] == "=":
+            if formula.startswith("="):
                 raise ValueError(f"formula for row {number} must be given without the leading '=': {formula!r}")
             if _NEEDS_ESCAPE(formula):
                 formula = _xml_text(formula)

@@ -249,11 +249,18 @@ def test_sheet_parts_resolves_relationships(tmp_path):
 
 def test_sheet_parts_absolute_targets(tmp_path):
     src = openpyxl_workbook(tmp_path)
-    rels = members(src)["xl/_rels/workbook.xml.rels"].decode()
-    absolute = rels.replace('Target="worksheets/', 'Target="/xl/worksheets/').replace('Target="/xl/worksheets/', 'Target="/xl/worksheets/')
-    assert absolute != rels or "/xl/worksheets/" in rels
-    crafted = rewrite_members(src, tmp_path / "abs.xlsx", {"xl/_rels/workbook.xml.rels": absolute.encode()})
-    assert sheet_parts(crafted) == {"Team": "xl/worksheets/sheet1.xml", "Other": "xl/worksheets/sheet2.xml"}
+    assert 'Target="/xl/worksheets/sheet1.xml"' in members(src)["xl/_rels/workbook.xml.rels"].decode()  # openpyxl's form
+    assert sheet_parts(src) == {"Team": "xl/worksheets/sheet1.xml", "Other": "xl/worksheets/sheet2.xml"}
+
+
+def test_sheet_parts_renamed_parts(tmp_path):
+    src = openpyxl_workbook(tmp_path)
+    parts = members(src)
+    rels = parts["xl/_rels/workbook.xml.rels"].decode().replace("/xl/worksheets/sheet1.xml", "sheets/../data/Team.XML")
+    renamed = rewrite_members(src, tmp_path / "renamed.xlsx", {SHEET: None, "xl/_rels/workbook.xml.rels": rels.encode()}, {"xl/data/Team.xml": parts[SHEET]})
+    assert sheet_parts(renamed)["Team"] == "xl/data/Team.xml"
+    out = patch(tmp_path, renamed, {"Team": {"B2": CellWrite(None, 1)}})
+    assert b'<c r="B2"><v>1</v></c>' in members(out)["xl/data/Team.xml"]  # found case-insensitively
 
 
 def test_values_and_formulas_read_back_everywhere(tmp_path):
@@ -734,3 +741,65 @@ def test_killed_at_any_moment_leaves_original_or_complete_file(tmp_path):
     finished = subprocess.run([sys.executable, str(script), str(target), str(rows)], capture_output=True, env=env, text=True, check=True)
     assert finished.stdout.endswith("done\n")
     assert f"<f>D{rows + 1}/C{rows + 1}*7</f>" in sheet_xml(target)
+
+
+# --------------------------------------------------------------------------- properties
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+CELLS = st.tuples(st.integers(1, 9), st.integers(1, 7))
+WRITES = st.one_of(
+    st.builds(CellWrite, st.none(), st.integers(-10**6, 10**6)),
+    st.builds(CellWrite, st.none(), st.text("ab <&>\"'中\n", max_size=5)),
+    st.builds(CellWrite, st.just("1+1"), st.floats(-1e6, 1e6, allow_nan=False)),
+    st.builds(CellWrite, st.just('"t"&"x"'), st.text("xyz", max_size=3)),
+    st.just(CellWrite(None, None)),
+)
+
+
+def expected_after(existing: dict, edits: dict) -> dict[str, CellWrite]:
+    """Every cell that should exist after the edits."""
+    result = {ref: CellWrite(None, value) for ref, value in existing.items()}
+    for ref, write in edits.items():
+        if write.formula is None and write.value is None:
+            result.pop(ref, None)
+        else:
+            result[ref] = write
+    return result
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    existing=st.dictionaries(CELLS, st.integers(0, 99), max_size=25),
+    edits=st.dictionaries(CELLS, WRITES, min_size=1, max_size=20),
+    implicit=st.booleans(),
+)
+def test_any_edits_read_back(tmp_path_factory, existing, edits, implicit):
+    tmp_path = tmp_path_factory.mktemp("prop")
+    letters = "ABCDEFG"
+    if implicit:  # every row and cell without r: a dense block from A1
+        height = max((r for r, _ in existing), default=0)
+        width = max((c for _, c in existing), default=0)
+        existing = {(r, c): existing.get((r, c), r * 10 + c) for r in range(1, height + 1) for c in range(1, width + 1)}
+        rows = "".join("<row>" + "".join(f"<c><v>{existing[r, c]}</v></c>" for c in range(1, width + 1)) + "</row>" for r in range(1, height + 1))
+        src = sheet_xml_workbook(tmp_path, f"<sheetData>{rows}</sheetData>")
+    else:
+        src = tmp_path / "sparse.xlsx"
+        with xlsxwriter.Workbook(str(src)) as wb:
+            ws = wb.add_worksheet("Data")
+            for (r, c), value in existing.items():
+                ws.write_number(r - 1, c - 1, value)
+    as_refs = lambda cells: {f"{letters[c - 1]}{r}": v for (r, c), v in cells.items()}
+    writes = as_refs(edits)
+    out = patch(tmp_path, src, {"Data": writes})
+    expected = expected_after(as_refs(existing), writes)
+    cached, formulas = values(out, "Data"), values(out, "Data", data_only=False)
+    for ref, write in expected.items():
+        if write.formula is not None:
+            assert formulas[ref] == f"={write.formula}", ref
+        if write.value not in (None, ""):
+            assert cached[ref] == write.value, ref
+    shown = {ref for ref, value in formulas.items() if value != ""}
+    assert shown == {ref for ref, w in expected.items() if w.formula is not None or w.value != ""}
+    assert patch(tmp_path, out, {"Data": writes}, "again.xlsx").read_bytes() == out.read_bytes()
