@@ -19,6 +19,9 @@ _XLSX_FILTER = "xlsx:Calc MS Excel 2007 XML"
 # LibreOffice keeps the cached values of xlsx/ods files by default (and ignores
 # XlsxWriter's fullCalcOnLoad), so a referee run without this would only echo our
 # own caches back. 0 = "always recalculate" on load.
+# Threaded calculation of formula groups is off: with it, LibreOffice 7.4 computed some
+# cells from stale cached inputs on load (e.g. a score from a completion cached as blank
+# gave 0 instead of blank), so the result depended on the caches it was meant to check.
 _REGISTRY = """\
 <?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" \
@@ -28,6 +31,8 @@ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 <prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
 <item oor:path="/org.openoffice.Office.Calc/Formula/Load">\
 <prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Calculation">\
+<prop oor:name="UseThreadedCalculationForFormulaGroups" oor:op="fuse"><value>false</value></prop></item>
 </oor:items>
 """
 
