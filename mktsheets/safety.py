@@ -195,6 +195,11 @@ def _check_parts(name: str, names: set[str]) -> None:
         raise FileProblem(f"{name} 是 Word 文档，不是 Excel 工作簿", f"{name} is a Word document, not an Excel workbook")
     if "ppt/presentation.xml" in names:
         raise FileProblem(f"{name} 是 PowerPoint 演示文稿，不是 Excel 工作簿", f"{name} is a PowerPoint presentation, not an Excel workbook")
+    if "xl/workbook.bin" in names:
+        raise FileProblem(
+            f"{name} 是 Excel 二进制工作簿（.xlsb），请先另存为 .xlsx",
+            f"{name} is an Excel binary workbook (.xlsb): save it as .xlsx first",
+        )
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         raise FileProblem(
             f"{name} 是压缩包，但不是 Excel 工作簿（缺少 xl/workbook.xml）",
@@ -245,11 +250,9 @@ def lock_files(path: Path | str) -> list[Path]:
 
 
 def write_atomically(dst: Path | str, write: Callable[[Path], None]) -> None:
-    """Have write() fill a temporary file beside dst, then move it over dst in one step.
-
-    If write() or anything after it fails, the temporary file is removed and dst is
-    untouched; a killed process leaves at most a stray temporary file, never a broken dst.
-    """
+    """Have write() fill a temporary file beside dst, then move it over dst in one step."""
+    # On any failure the temporary file goes and dst is untouched; a killed process leaves
+    # at most a stray ".NAME.*.tmp" beside it, never a broken dst.
     dst = Path(dst)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
     os.close(fd)

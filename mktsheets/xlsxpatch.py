@@ -162,12 +162,11 @@ class _StyleNames(dict):
 
 
 class _SheetEdits:
-    """One sheet's edits, looked up row by row in the caller's mapping.
+    """One sheet's edits: the caller's mapping, looked up row by row, and a bitmap of edited rows."""
 
-    A recalc can hand over millions of writes; per-row lists or even a set of row
-    numbers would cost more memory than the sheet being streamed, so the edited rows
-    are kept as a bitmap over all of Excel's rows (128 KiB) next to the caller's dict.
-    """
+    # A recalc can hand over millions of writes; per-row lists or even a set of row numbers
+    # would cost more memory than the streamed sheet, while a bitmap over all of Excel's rows
+    # is 128 KiB.
 
     def __init__(self, cells: Mapping[str, CellWrite]):
         self.cells = cells
@@ -763,12 +762,11 @@ class _Progress:
 
 
 class _DeflateSink:
-    """Deflates the worksheet text after the dimension value into a temporary file.
+    """Deflates the worksheet text after the dimension value into a temporary file."""
 
-    The <dimension> value near the top is only known after the last row, so the text
-    before it is compressed at the end as a separate, sync-flushed deflate stream that
-    goes in front: raw deflate streams concatenate that way.
-    """
+    # The <dimension> value near the top is only known after the last row, so the text
+    # before it is compressed at the end as a separate, sync-flushed deflate stream that
+    # goes in front: raw deflate streams concatenate that way.
 
     def __init__(self):
         self.file = tempfile.TemporaryFile(prefix="mktsheets-")
@@ -802,11 +800,9 @@ class _DeflateSink:
 
 
 def _crc32_concat(crc_a: int, crc_b: int, len_b: int) -> int:
-    """CRC-32 of a+b from the CRCs of a and b.
-
-    CRC-32 is affine in its register and input, so continuing crc_a over len_b zero
-    bytes and cancelling the zero bytes' own contribution leaves exactly b's part.
-    """
+    """CRC-32 of a+b from the CRCs of a and b."""
+    # CRC-32 is affine in its register and input: continuing crc_a over len_b zero bytes
+    # and cancelling the zeros' own contribution leaves exactly b's part to add.
     zeros = memoryview(bytes(min(len_b, _CHUNK)))
     shifted, plain = crc_a, 0
     left = len_b
@@ -1054,13 +1050,11 @@ class _SheetPatcher:
             self.above[_COLUMNS[letters]] = (body, index[letters], number)
 
     def _replace_in_place(self, number: int, body: bytes, edits: list[tuple[int, CellWrite]]) -> bytes | None:
-        """The new row body when every edited cell exists as <c r="..." ...>, else None.
-
-        This is the common case of a recalc, done without tokenizing the other cells; a
-        missing cell, a deletion, unusual markup or shared-formula dependents to rewrite
-        leave it to the general path, which redoes the whole row (what was noted so far,
-        styles above and the calc-chain flag, it notes again the same way).
-        """
+        """The new row body when every edited cell exists as <c r="..." ...>, else None."""
+        # The common case of a recalc, done without tokenizing the other cells. A missing
+        # cell, a deletion, unusual markup or a shared formula leave the row to the general
+        # path, which redoes it whole (what was noted so far, the styles above and the
+        # calc-chain flag, it notes again the same way).
         t = self.t
         if self.shared or len(edits) != len(self.tracked):
             return None

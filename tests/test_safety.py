@@ -163,6 +163,11 @@ def test_word_document_and_plain_zip(tmp_path):
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("word/document.xml", "<w:document/>")
     refused(docx, "Word")
+    xlsb = tmp_path / "binary.xlsb"
+    with zipfile.ZipFile(xlsb, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.bin", b"\x83\x01\x00")
+    refused(xlsb, ".xlsb", "save it as .xlsx")
     plain = tmp_path / "archive.xlsx"
     with zipfile.ZipFile(plain, "w") as z:
         z.writestr("readme.txt", "hello")

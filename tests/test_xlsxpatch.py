@@ -20,6 +20,8 @@ import openpyxl
 import pandas as pd
 import pytest
 import xlsxwriter
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mktsheets.xlsxpatch import CellWrite, PatchError, patch_workbook, sheet_parts, shift_formula
 
@@ -517,11 +519,9 @@ def test_shared_formula_dependent_edited(tmp_path):
 
 @pytest.mark.libreoffice
 def test_shared_formula_dependents_recalculate_in_libreoffice(lo_recalc, tmp_path):
-    """LibreOffice as referee: the dependents of an overwritten master compute what they did before.
-
-    LibreOffice 7.4 never writes shared formulas itself (checked: neither from filled-down
-    xlsx, ods nor xls input), so the file carries them the way Excel writes them.
-    """
+    """LibreOffice as referee: the dependents of an overwritten master compute what they did before."""
+    # LibreOffice 7.4 never writes shared formulas itself (checked: not from filled-down
+    # xlsx, ods or xls input), so the file carries them the way Excel writes them.
     src = shared_formula_workbook(tmp_path)
     before = values(lo_recalc(src), "Data")
     assert before["B5"] == 4 * 2 + 1 + 100 and before["E4"] == sum(range(1, 4)) + before["B2"] + before["B3"] + before["B4"]
@@ -684,15 +684,11 @@ KILL_CHILD = textwrap.dedent(
     from mktsheets.safety import write_atomically
     from mktsheets.xlsxpatch import CellWrite, patch_workbook
 
-    target = Path(sys.argv[1])
-    rows = int(sys.argv[2])
-    edits = {{}}
-    for r in range(2, rows + 2):
-        edits[f"E{{r}}"] = CellWrite(f"D{{r}}/C{{r}}*{marker}", 1.5)
-    def progress(done, total):
-        print(done, total, flush=True)
+    target, rows = Path(sys.argv[1]), int(sys.argv[2])
+    edits = {f"E{r}": CellWrite(f"D{r}/C{r}*7", 1.5) for r in range(2, rows + 2)}
     source = target.with_name("source.xlsx")
-    write_atomically(target, lambda tmp: patch_workbook(source, tmp, {{"Data": edits}}, progress=progress))
+    progress = lambda done, total: print(done, total, flush=True)
+    write_atomically(target, lambda tmp: patch_workbook(source, tmp, {"Data": edits}, progress=progress))
     print("done", flush=True)
     """
 )
@@ -705,7 +701,7 @@ def test_killed_at_any_moment_leaves_original_or_complete_file(tmp_path):
     original = source.read_bytes()
     target = tmp_path / "book.xlsx"
     script = tmp_path / "child.py"
-    script.write_text(KILL_CHILD.format(marker=7), encoding="utf-8")
+    script.write_text(KILL_CHILD, encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]))
     rng = random.Random(20240701)
     outcomes = {"original": 0, "complete": 0}
@@ -744,9 +740,6 @@ def test_killed_at_any_moment_leaves_original_or_complete_file(tmp_path):
 
 
 # --------------------------------------------------------------------------- properties
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 CELLS = st.tuples(st.integers(1, 9), st.integers(1, 7))
 WRITES = st.one_of(
