@@ -76,7 +76,7 @@ class ProblemList:
 
 def _show(value) -> str:
     """A found value as the user would recognise it."""
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):   # None, or a blank cell read as NaN
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))

@@ -26,14 +26,15 @@ def xround(values, digits: int):
     15 significant digits, then round half away from zero.
     """
     arr = np.asarray(values, dtype=float)
-    scaled = arr * (10.0 ** digits)
-    mag = np.abs(scaled)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        scaled = arr * (10.0 ** digits)
+        mag = np.abs(scaled)
         exp = np.where(mag > 0, np.floor(np.log10(np.where(mag > 0, mag, 1.0))), 0.0)
-        snap = 10.0 ** (14 - exp)
+        snap = 10.0 ** np.minimum(14 - exp, 300)   # below 1e-286 nothing is left to round (and 10**314 overflows)
         snapped = np.where(mag > 0, np.rint(mag * snap) / snap, 0.0)
         rounded = np.sign(scaled) * np.floor(snapped + 0.5) / (10.0 ** digits)
-    rounded = np.where(np.isfinite(arr), rounded, np.nan)
+    # near the top of the float range scaling overflows: such a value has no decimals left to round
+    rounded = np.where(np.isfinite(arr), np.where(np.isfinite(rounded), rounded, arr), np.nan)
     if np.ndim(values) == 0:
         return float(rounded)
     if isinstance(values, pd.Series):

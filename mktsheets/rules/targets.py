@@ -156,17 +156,22 @@ def _long_cycles(g: pd.DataFrame, out: pd.DataFrame) -> pd.Series:
     """Goals on a cycle of parent links longer than the DEPTH ancestor columns can see (_cyc misses them)."""
     ids = g["id"].map(key_of)
     first = first_index(ids)
-    parent = {key: key_of(g.at[row, "parent"]) for key, row in first.items()}
-
-    def on_cycle(key: str) -> bool:
-        seen, p = set(), parent.get(key, "")
-        while p and p not in seen:
-            if p == key:
-                return True
-            seen.add(p)
-            p = parent.get(p, "")
-        return False
-    return pd.Series([bool(k) and out.at[row, "_cyc"] == 0 and on_cycle(k) for row, k in ids.items()], index=g.index)
+    parent_at = dict(zip(g.index, g["parent"].map(key_of)))
+    parent = {key: parent_at[row] for key, row in first.items()}
+    on_cycle: set[str] = set()
+    state: dict[str, int] = {}          # 1: on the path being walked, 2: done (each goal is walked once)
+    for start in parent:
+        path, k = [], start
+        while k in parent and k not in state:
+            state[k] = 1
+            path.append(k)
+            k = parent[k]
+        if state.get(k) == 1:           # the walk came back to itself: a cycle
+            on_cycle.update(path[path.index(k):])
+        for key in path:
+            state[key] = 2
+    cyc = out["_cyc"].to_numpy()
+    return pd.Series([bool(k) and k in on_cycle and cyc[i] == 0 for i, k in enumerate(ids)], index=g.index)
 
 
 def _check_rules(calc: Calc, g: pd.DataFrame, out: pd.DataFrame) -> None:

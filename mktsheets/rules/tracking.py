@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ..layout import Layout, setting_name as S
-from ..problems import WARNING
+from ..problems import ERROR, WARNING
 from .base import blank_text, completion, completion_formula, from_serial, xround
 from .context import Calc, first_index, key_of
 
@@ -60,6 +60,7 @@ def compute_basic(calc: Calc) -> None:
         "_status_code": codes,
     }, index=k.index)
     _check_reasons(calc, k, codes)
+    _check_completion(calc, k, comp, low)
 
 
 def _check_reasons(calc: Calc, k: pd.DataFrame, codes: pd.Series) -> None:
@@ -68,6 +69,24 @@ def _check_reasons(calc: Calc, k: pd.DataFrame, codes: pd.Series) -> None:
         calc.problems.add(WARNING, sheet, cell, "", ("偏差原因", "a deviation reason"),
                           ("预警或超额的行需要填写偏差原因", "A Warning or Exceeded row needs a deviation reason"),
                           "missing-reason")
+
+
+def _check_completion(calc: Calc, k: pd.DataFrame, comp: pd.Series, low: pd.Series) -> None:
+    """R1: an actual without a completion (planned blank or not above 0, lower-is-better actual <= 0)."""
+    undefined = k["actual"].notna() & comp.isna()
+    no_plan = undefined & ~(k["planned"].fillna(0) > 0)
+    for row in k.index[no_plan]:
+        sheet, cell = calc.cell(SHEET, "planned", row)
+        calc.problems.add(ERROR, sheet, cell, k.at[row, "planned"], ("大于 0 的计划量", "a planned amount above 0"),
+                          ("有实际量但计划量为空或不大于 0，完成率留空",
+                           "Actual present but the planned amount is blank or not above 0; completion left blank"),
+                          "target-missing")
+    for row in k.index[undefined & ~no_plan & (low == 1)]:
+        sheet, cell = calc.cell(SHEET, "actual", row)
+        calc.problems.add(ERROR, sheet, cell, k.at[row, "actual"], ("大于 0 的实际量", "an actual above 0"),
+                          ("越低越好的目标实际量不大于 0，完成率留空",
+                           "Lower-is-better goal with an actual not above 0; completion left blank"),
+                          "actual-not-positive")
 
 
 def compute_repeated(calc: Calc) -> None:
