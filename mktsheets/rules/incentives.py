@@ -144,6 +144,12 @@ def _coaching(calc: Calc, out, ek, evo, nk) -> pd.Series:
         tot = xround(_by_name(ek, evo["weighted"].fillna(0.0), m, nk), 4)
         mt = tot.where((n > 0) & ((w - 1).abs() <= TOLERANCE) & (ok == n) & (nk != ""))
         out[f"_m{i}"] = mt
+        for row in out.index[(n > 0) & ((w - 1).abs() > TOLERANCE) & (nk != "")]:
+            sheet, cell = calc.cell(SHEET, "alerts", row)
+            calc.problems.add(WARNING, sheet, cell, f"{w[row]:.2%}", "100%",
+                              (f"{out.at[row, 'name']} {calc.inputs.months[i - 1]} 的权重合计不是 100%，该月不计入绩效辅导判断",
+                               f"{out.at[row, 'name']}'s weights for {calc.inputs.months[i - 1]} do not sum to 100%; "
+                               "that month is left out of the coaching rule"), "weights-month")
         below = mt.notna() & (mt < line)
         run = np.where(below, run + 1, 0.0)
         out[f"_r{i}"] = run
@@ -166,6 +172,18 @@ def _check(calc: Calc, out, adj, reason, brackets, valid, has_name) -> None:
               calc.say("每个指标都有得分", "a score for every indicator"),
               (f"{out.at[row, 'name']} 尚有指标未评分，总分暂不计算",
                f"{out.at[row, 'name']} has indicators without a score yet; no total"), "scores-missing")
+    no_factor = has_name & valid & out["factor"].isna()
+    for row in out.index[no_factor]:
+        sheet, cell = calc.cell(SHEET, "factor", row)
+        p.add(WARNING, sheet, cell, "", calc.say("至少一个有完成率的定量指标", "a quantitative indicator with a completion"),
+              (f"{out.at[row, 'name']} 没有可计算完成率的定量指标，按完成率定系数时奖金留空",
+               f"{out.at[row, 'name']} has no quantitative indicator with a completion; under the completion basis the bonus stays blank"),
+              "no-overall")
+    for row in out.index[has_name & out["bonus_base"].isna() & valid]:
+        sheet, cell = calc.cell(SHEET, "bonus_base", row)
+        p.add(WARNING, sheet, cell, "", calc.say("“团队”表中的奖金基数", "a bonus base on Team"),
+              (f"{out.at[row, 'name']} 没有奖金基数，绩效奖金留空", f"{out.at[row, 'name']} has no bonus base; no performance bonus"),
+              "no-bonus-base")
     for row in out.index[adj.notna() & (reason == "")]:
         sheet, cell = calc.cell(SHEET, "adjustment_reason", row)
         p.add(ERROR, sheet, cell, "", calc.say("调整原因", "a reason for the adjustment"),
