@@ -227,10 +227,15 @@ _NAMED_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 
 def _xml_text(text: str) -> str:
     """Element text for <v>, <t> and <f>, escaped for XML and for OOXML strings."""
-    if _NEEDS_ESCAPE(text) is None:
+    if _plain(text) or _NEEDS_ESCAPE(text) is None:
         return text
     text = _XSTRING_SPECIAL.sub(lambda m: "_x%04X_" % ord(m.group()), text)
     return text.translate(_XML_ESCAPES)
+
+
+def _plain(text: str) -> bool:
+    """A quick, conservative 'nothing to escape' (cheaper than the regex for most text)."""
+    return text.isprintable() and "&" not in text and "<" not in text and ">" not in text and "_x" not in text
 
 
 def _unescape(raw: bytes) -> str:
@@ -1288,7 +1293,7 @@ class _SheetPatcher:
         if formula is not None:
             if formula.startswith("="):
                 raise ValueError(f"formula for row {number} must be given without the leading '=': {formula!r}")
-            if _NEEDS_ESCAPE(formula):
+            if not _plain(formula):
                 formula = _xml_text(formula)
             if value is None:
                 return f"{head}><{p}f>{formula}</{p}f></{p}c>".encode()
