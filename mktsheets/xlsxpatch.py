@@ -873,10 +873,10 @@ class _SheetPatcher:
         self.sink = sink
         self.meter = meter
         self.tracked = {col for col, _ in edits.columns}
-        self.tracked_letters = {_COL_BYTES[col] for col in self.tracked}
         self.ref_starts: dict[int, bytes] = {}  # col -> b'<c r="W', set once the prefix is known
-        # col -> the last cell seen in it (its text, or where to find it), for new cells' style
-        self.above: dict[int, bytes | tuple[bytes, int, int]] = {}
+        # col -> the last cell seen in it (its text, or a row body and where it starts there),
+        # for the style of new cells below
+        self.above: dict[int, bytes | tuple[bytes, int]] = {}
         self.styles = _StyleNames()
         self.shared: dict[bytes, tuple[str, int, int]] = {}  # si -> (formula, row, col) of edited masters
         self.formula_deleted = False
@@ -1038,21 +1038,25 @@ class _SheetPatcher:
 
     def _pass_through(self, number: int, body: bytes) -> None:
         """Note an untouched row's extent and the cells that new cells below may take a style from."""
-        refs = self.t.cell_refs.findall(body)
-        if not refs:
+        t = self.t
+        first = t.cell_refs.search(body)
+        if first is None:
             return
-        if b"" in refs:
-            cols = self._cells(body, number)[2]
-            self._extend(number, min(cols), max(cols))
-            index = dict(zip(cols, range(len(cols))))
-            for col in self.tracked.intersection(index):
-                self.above[col] = (body, index[col], number)
+        last = t.cell_refs.match(body, body.rfind(t.cell_lt))
+        if first.group(1) and last and last.group(1):
+            # Cells are in column order (Excel requires it), so the ends give the extent.
+            self._extend(number, _COLUMNS[first.group(1)], _COLUMNS[last.group(1)])
+            suffix = b'%d"' % number
+            for col, start in self.ref_starts.items():
+                at = body.find(start + suffix)
+                if at >= 0:
+                    self.above[col] = (body, at)
             return
-        # Cells are in column order (Excel requires it), so the ends give the extent.
-        self._extend(number, _COLUMNS[refs[0]], _COLUMNS[refs[-1]])
-        index = dict(zip(refs, range(len(refs))))
-        for letters in self.tracked_letters.intersection(index):
-            self.above[_COLUMNS[letters]] = (body, index[letters], number)
+        _, cells, cols = self._cells(body, number)
+        self._extend(number, min(cols), max(cols))
+        for col, text in zip(cols, cells):
+            if col in self.tracked:
+                self.above[col] = text
 
     def _replace_in_place(self, number: int, body: bytes, edits: list[tuple[int, CellWrite]]) -> bytes | None:
         """The new row body when every edited cell exists as <c r="..." ...>, else None."""
@@ -1255,8 +1259,8 @@ class _SheetPatcher:
             return write.style
         seen = self.above.get(col)
         if isinstance(seen, tuple):
-            body, i, number = seen
-            seen = self._cells(body, number)[1][i]
+            body, at = seen
+            seen = body[at:]
         return None if seen is None else self._style_of(seen)
 
     def _remember(self, cells: list[bytes], index: dict[int, int], deleted: set[int], added: dict[int, bytes]) -> None:
