@@ -75,14 +75,19 @@ def inspect_workbook_file(path: Path | str) -> None:
     if head.startswith(_OLE_MAGIC):
         _refuse_ole(path)
     if path.suffix.lower() == ".et":
-        raise FileProblem(
-            f"{name} 是 WPS 表格格式（.et），请先在 WPS 中另存为 .xlsx",
-            f"{name} is a WPS .et spreadsheet: save it as .xlsx in WPS first",
-        )
+        raise _wps_et(name)
     if not head.startswith(b"PK"):
         zh, en = _looks_like(head)
         raise FileProblem(f"{name} 不是 Excel 工作簿（.xlsx），看起来是{zh}", f"{name} is not an .xlsx workbook; it looks like {en}")
     _check_zip(path)
+
+
+def _wps_et(name: str) -> FileProblem:
+    """The problem of a WPS .et spreadsheet."""
+    return FileProblem(
+        f"{name} 是 WPS 表格格式（.et），请先在 WPS 中另存为 .xlsx",
+        f"{name} is a WPS .et spreadsheet: save it as .xlsx in WPS first",
+    )
 
 
 def _refuse_ole(path: Path) -> None:
@@ -100,10 +105,7 @@ def _refuse_ole(path: Path) -> None:
             f"{name} is password-protected: remove the password in Excel/WPS and try again",
         )
     if path.suffix.lower() == ".et":
-        raise FileProblem(
-            f"{name} 是 WPS 表格格式（.et），请先在 WPS 中另存为 .xlsx",
-            f"{name} is a WPS .et spreadsheet: save it as .xlsx in WPS first",
-        )
+        raise _wps_et(name)
     if isinstance(office, Xls97File):
         raise FileProblem(
             f"{name} 是旧版 Excel 格式（.xls），请先另存为 .xlsx",

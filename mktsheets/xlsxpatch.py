@@ -16,10 +16,12 @@ import itertools
 import math
 import numbers
 import posixpath
+import queue
 import re
 import string
 import struct
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -767,34 +769,67 @@ class _Progress:
 
 
 class _DeflateSink:
-    """Deflates the worksheet text after the dimension value into a temporary file."""
+    """Deflates the worksheet text after the dimension value into a temporary file, in a thread."""
 
     # The <dimension> value near the top is only known after the last row, so the text
     # before it is compressed at the end as a separate, sync-flushed deflate stream that
-    # goes in front: raw deflate streams concatenate that way.
+    # goes in front: raw deflate streams concatenate that way. zlib releases the GIL, so
+    # compressing in a worker overlaps it with the tokenizing; the bounded queue keeps
+    # memory bounded when the compressor falls behind.
 
     def __init__(self):
         self.file = tempfile.TemporaryFile(prefix="mktsheets-")
-        self.deflate = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, -15)
         self.crc = 0
         self.size = 0
         self.csize = 0
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self.worker = threading.Thread(target=self._compress, name="mktsheets-deflate", daemon=True)
+        self.worker.start()
 
     def write(self, data: bytes) -> None:
-        """Compress data (text that follows the dimension value)."""
+        """Queue data (text that follows the dimension value) for compression."""
+        if self.error is not None:
+            raise self.error
         if data:
-            self.crc = zlib.crc32(data, self.crc)
-            self.size += len(data)
-            self._spill(self.deflate.compress(data))
+            self.queue.put(data)
+
+    def _compress(self) -> None:
+        """Worker: compress queued data until the end marker; on failure keep draining."""
+        deflate = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, -15)
+        ended = False
+        try:
+            while (data := self.queue.get()) is not None:
+                self.crc = zlib.crc32(data, self.crc)
+                self.size += len(data)
+                self._spill(deflate.compress(data))
+            ended = True
+            self._spill(deflate.flush())
+        except BaseException as exc:  # handed to the writer thread, which raises it
+            self.error = exc
+            while not ended and self.queue.get() is not None:
+                pass
 
     def _spill(self, data: bytes) -> None:
         if data:
             self.file.write(data)
             self.csize += len(data)
 
+    def _finish(self) -> None:
+        """Let the worker end and wait for it."""
+        self.queue.put(None)
+        self.worker.join()
+
+    def abort(self) -> None:
+        """Stop after a failure elsewhere and drop the temporary file."""
+        self._finish()
+        self.file.close()
+
     def close(self, head: bytes, formula_deleted: bool) -> _Patched:
         """Finish the member with head (the text up to the dimension value) in front."""
-        self._spill(self.deflate.flush())
+        self._finish()
+        if self.error is not None:
+            raise self.error
         front = b""
         crc = self.crc
         if head:
@@ -825,6 +860,10 @@ def _patch_sheet(package: _Package, part: str, rows: _SheetEdits, meter: _Progre
     try:
         patcher = _SheetPatcher(part, rows, sink, meter)
         head = patcher.run(package.chunks(package.entry(part)))
+    except BaseException:
+        sink.abort()
+        raise
+    try:
         return sink.close(head, patcher.formula_deleted)
     except BaseException:
         sink.file.close()

@@ -23,6 +23,7 @@ import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mktsheets import xlsxpatch
 from mktsheets.xlsxpatch import CellWrite, PatchError, patch_workbook, sheet_parts, shift_formula
 
 SHEET = "xl/worksheets/sheet1.xml"
@@ -635,6 +636,21 @@ def test_refuses_corrupt_member(tmp_path):
     truncated.write_bytes(src.read_bytes()[:-30])
     with pytest.raises(PatchError):
         patch_workbook(truncated, tmp_path / "o.xlsx", {"Team": {"A1": CellWrite(None, 1)}})
+
+
+@pytest.mark.parametrize("rows", [3, 20_000])
+def test_failing_temporary_storage_is_reported(tmp_path, monkeypatch, rows):
+    """A full disk while compressing (mid-stream, or only at the final flush) raises, never hangs."""
+    body = "".join(f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>{r * 7919 % 10007} text</t></is></c></row>' for r in range(1, rows + 1))
+    src = sheet_xml_workbook(tmp_path, f"<sheetData>{body}</sheetData>")
+
+    def disk_full(self, data):
+        if data:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xlsxpatch._DeflateSink, "_spill", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        patch_workbook(src, tmp_path / "out.xlsx", {"Data": {"B1": CellWrite(None, 1)}})
 
 
 # --------------------------------------------------------------------------- larger sheets
