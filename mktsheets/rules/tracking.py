@@ -125,7 +125,9 @@ def formulas(L: Layout) -> dict[str, callable]:
         gi = f"MATCH({g},{ids},0)"
         mat = L.rng("targets", "_c1", last_key=f"_c{L.weeks}")
         span = f"INDEX({mat},{gi},{w}-{S('repeat_weeks')}+1):INDEX({mat},{gi},{w})"
-        return (f'IF(OR({g}="",NOT(ISNUMBER({w}))),"",IFERROR(IF(AND({w}>={S("repeat_weeks")},{w}<={L.weeks},'
+        # 0 repeated-warning weeks switches the flag off (as in Python): there is no run of 0 weeks
+        return (f'IF(OR({g}="",NOT(ISNUMBER({w}))),"",IFERROR(IF(AND({S("repeat_weeks")}>=1,'
+                f'{w}>={S("repeat_weeks")},{w}<={L.weeks},'
                 f'SUMPRODUCT(ISNUMBER({span})*({span}<{S("warn")}))={S("repeat_weeks")}),"{L.label("yes")}",""),""))')
 
     return {
