@@ -43,6 +43,11 @@ RATIO_MIN_SIZE = 10 << 20
 #: Refuse packages with more members than this.
 MAX_MEMBERS = 10_000
 
+# What zipfile raises for damaged packages (RuntimeError: "password required" for an
+# encrypted member).
+_BROKEN_ZIP = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError, RuntimeError
+)
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _MAX_PROLOG = 1 << 20  # bytes of XML allowed before the root element
 _REPLACE_ATTEMPTS = 6  # os.replace retries: Windows antivirus and indexers hold new files briefly
@@ -162,8 +167,7 @@ def _check_zip(path: Path) -> None:
             for info in infos:
                 if info.filename.lower().endswith((".xml", ".rels", ".vml")):
                     _check_prolog(name, zf, info)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError, RuntimeError) as exc:
-        # RuntimeError: zipfile's "password required" for an encrypted member
+    except _BROKEN_ZIP as exc:
         raise FileProblem(
             f"{name} 已损坏或不完整，无法作为 Excel 工作簿打开",
             f"{name} is damaged or incomplete and cannot be opened as a workbook ({exc})",
@@ -181,7 +185,8 @@ def _check_sizes(name: str, infos: list[zipfile.ZipInfo]) -> None:
     if total > MAX_TOTAL_UNCOMPRESSED:
         raise FileProblem(
             f"{name} 解压后超过 {MAX_TOTAL_UNCOMPRESSED >> 20} MB，疑似压缩炸弹",
-            f"{name} would inflate to {total >> 20} MiB, more than {MAX_TOTAL_UNCOMPRESSED >> 20} MiB: refusing a possible zip bomb",
+            f"{name} would inflate to {total >> 20} MiB, more than {MAX_TOTAL_UNCOMPRESSED >> 20} MiB: "
+            "refusing a possible zip bomb",
         )
     for info in infos:
         if info.file_size > RATIO_MIN_SIZE and info.file_size > MAX_RATIO * max(info.compress_size, 1):

@@ -730,8 +730,10 @@ def _rel_kind(rel_type: str) -> str:
 
 def _drop_element(xml: bytes, tag: bytes, attr: bytes, value: bytes) -> bytes:
     """xml without the empty element <tag ... attr="value" .../>, every other byte kept."""
+    prefix = rb"(?:[\w.-]+:)?"
     pattern = re.compile(
-        rb"<(?:[\w.-]+:)?" + tag + rb"\b[^>]*?\b" + attr + rb"\s*=\s*([\"'])" + re.escape(value) + rb"\1[^>]*?(?:/>|>\s*</(?:[\w.-]+:)?" + tag + rb">)",
+        rb"<" + prefix + tag + rb"\b[^>]*?\b" + attr + rb"\s*=\s*([\"'])" + re.escape(value)
+        + rb"\1[^>]*?(?:/>|>\s*</" + prefix + tag + rb">)",
         re.IGNORECASE,
     )
     return pattern.sub(b"", xml)
@@ -1164,43 +1166,21 @@ class _SheetPatcher:
             cols.append(col)
         return body[: starts[0]], cells, cols
 
-
     def _apply(self, number: int, lead: bytes, cells: list[bytes], cols: list[int], edits: list[tuple[int, CellWrite]]):
         """Apply a row's edits to its cells in place; return (lead, first col, last col, inserted?)."""
         index = dict(zip(cols, range(len(cols))))
         ends: dict[int, int] = {}  # cell index -> end of its new element (the text after it follows)
         added: dict[int, bytes] = {}  # col -> new cell for a column the row did not have
         deleted: set[int] = set()
-        formula_open, close = self.t.formula_open, self.t.cell_close
-        for col, write in edits:  # the hot loop of a recalc: helpers inlined where it pays
+        for col, write in edits:
             i = index.get(col)
             if i is None:
                 if not _is_deletion(write):
                     added[col] = self._cell(number, col, self._style_for(col, write), write)
                 continue
-            text = cells[i]
-            gt = text.find(b">")
-            if gt > 0 and text[gt - 1] == 0x2F:  # <c .../>
-                end = gt + 1
-            else:
-                end = text.find(close, gt)
-                if end < 0 or gt < 0:
-                    raise PatchError(f"{self.part}: a cell in row {number} is not closed")
-                end += len(close)
-            formula = write.formula
-            if text.find(b"shared", gt, end) >= 0 or (formula is None and text.find(formula_open, gt, end) >= 0):
-                self._replacing_formula(text, end, number, col, formula is None)
-            style = write.style
-            if style is None:
-                at = text.find(b' s="', 0, gt)
-                style = self.styles[text[at + 4: text.find(b'"', at + 4)]] if at >= 0 else self._style_of(text)
-            if formula is None and write.value is None:
-                new = b""
+            cells[i], ends[i] = self._rewrite(number, col, cells[i], write)
+            if not ends[i]:
                 deleted.add(i)
-            else:
-                new = self._cell(number, col, style, write)
-            cells[i] = new + text[end:] if end < len(text) else new
-            ends[i] = len(new)
         if self.shared:
             self._rewrite_dependents(number, cells, cols, ends)
         if deleted:
@@ -1215,7 +1195,19 @@ class _SheetPatcher:
             return lead, 0, 0, False
         return lead, min(present), max(present), bool(added)
 
-    def _insert(self, number: int, lead: bytes, cells: list[bytes], cols: list[int], ends: dict[int, int], added: dict[int, bytes]) -> bytes:
+    def _rewrite(self, number: int, col: int, text: bytes, write: CellWrite) -> tuple[bytes, int]:
+        """An existing cell (text, with what follows it) rewritten, and where its new element ends (0: deleted)."""
+        end = self._cell_end(text, number)
+        removed = write.formula is None
+        if text.find(b"shared", 0, end) >= 0 or (removed and text.find(self.t.formula_open, 0, end) >= 0):
+            self._replacing_formula(text, end, number, col, removed)
+        style = self._style_of(text) if write.style is None else write.style
+        new = b"" if _is_deletion(write) else self._cell(number, col, style, write)
+        return new + text[end:], len(new)
+
+    def _insert(
+        self, number: int, lead: bytes, cells: list[bytes], cols: list[int], ends: dict[int, int], added: dict[int, bytes]
+    ) -> bytes:
         """Put new cells between the existing ones by column; return the new lead."""
         if any(a >= b for a, b in zip(cols, cols[1:])):
             raise PatchError(f"{self.part}: the cells of row {number} are not in column order")
