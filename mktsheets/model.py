@@ -21,6 +21,10 @@ from .problems import ERROR, NOTE, WARNING, ProblemList
 from .rules.base import to_serial
 from .schema import Template
 
+# Beyond these magnitudes a number is no amount, share or score anyone means (Excel keeps 15 digits): its
+# sums and ratios overflow to inf. Such a cell is a problem (and blank) rather than a wrong number.
+MAX_MAGNITUDE, MIN_MAGNITUDE = 1e15, 1e-100
+
 # Columns whose negative values make no sense (SPEC §4 "negative amounts").
 NON_NEGATIVE = {
     ("team", "bonus_base"), ("targets", "target"), ("targets", "baseline"), ("targets", "stretch"),
@@ -102,6 +106,13 @@ class _CellReader:
                        (f"无法识别“{header}”", f"Cannot read '{header}'"), "unreadable")
             return blank
         if value is None:
+            return blank
+        if col_type not in {"date", "week"} and isinstance(value, float) and value and not (
+                MIN_MAGNITUDE <= abs(value) <= MAX_MAGNITUDE):
+            shown = f"{raw:g}" if isinstance(raw, (int, float)) and not isinstance(raw, bool) else raw
+            self.p.add(ERROR, sheet_name, cell, shown, ("-10^15 到 10^15 之间的数", "a number between -10^15 and 10^15"),
+                       (f"“{header}”的数值超出可计算范围", f"'{header}' is out of the range that can be computed"),
+                       "out-of-range")
             return blank
         if isinstance(value, float) and isinstance(raw, str) and not text_like:
             self.p.add(NOTE, sheet_name, cell, raw, (f"数字 {value:g}", f"the number {value:g}"),
@@ -207,7 +218,7 @@ def _parse_settings(t: Template, raw: RawBook, layout: Layout, p: ProblemList, c
                            else t.code_label(s.list, default, raw.lang))
             continue
         if s.type == "text":
-            v = parsing.clean_text(r)
+            v = cells.cell(sheet_name, cell, label, "text", r, None, None) or None
             values[s.key] = v if v is not None else default
             used[s.key] = values[s.key]
             continue
@@ -235,7 +246,7 @@ def _parse_tables(t: Template, raw: RawBook, layout: Layout, cells: _CellReader)
                 cell = f"{letters[j]}{first + i}" if letters else ""
                 v = row[j] if j < len(row) else None
                 if ctype == "text":
-                    rec[key] = parsing.clean_text(v) or ""
+                    rec[key] = cells.cell(sheet_name, cell, zh if raw.lang == "zh" else en, "text", v, None, None)
                 else:
                     # tier values are taken as typed (120% may well exceed 1)
                     parsed = cells.cell(sheet_name, cell, zh if raw.lang == "zh" else en, "number"

@@ -91,10 +91,13 @@ _HAS_F = re.compile(rb"<(?:[A-Za-z][\w.-]*:)?f[\s>/]")
 _VALUE = re.compile(rb"<(?:[A-Za-z][\w.-]*:)?v>([^<]*)</")
 _ROW_END = re.compile(rb"</(?:[A-Za-z][\w.-]*:)?row>|<(?:[A-Za-z][\w.-]*:)?row\b[^>]*/>")
 _CHUNK = 1 << 20
+# A number calamine cannot turn into a date if its cell is date-formatted (|days| beyond ~1e11 panics in chrono)
+_HUGE_NUMBER = re.compile(rb"<(?:[A-Za-z][\w.-]*:)?v>\s*-?(?:\d{12,}|\d*\.?\d+[eE]\+?(?:1[1-9]|[2-9]\d|\d{3}))")
 
 
-def _scan_cells(zf: zipfile.ZipFile, part: str) -> tuple[set[str], dict[str, str]]:
-    """A1 refs of the cells that hold a formula, and the cells that hold an error value (#DIV/0!…).
+def _scan_cells(zf: zipfile.ZipFile, part: str) -> tuple[set[str], dict[str, str], bool]:
+    """A1 refs of the cells that hold a formula, the cells that hold an error value (#DIV/0!…),
+    and whether any cell holds a number too large for calamine's date conversion.
 
     Streams the sheet XML in chunks of whole rows (calamine reads error cells as blanks,
     and tells nothing about formulas). Rows and cells without an r attribute are numbered
@@ -102,6 +105,7 @@ def _scan_cells(zf: zipfile.ZipFile, part: str) -> tuple[set[str], dict[str, str
     """
     out: set[str] = set()
     errors: dict[str, str] = {}
+    huge = False
     row_num, col_num = 0, -1
     buf = b""
     with zf.open(part) as fh:
@@ -134,10 +138,11 @@ def _scan_cells(zf: zipfile.ZipFile, part: str) -> tuple[set[str], dict[str, str
                     v = _VALUE.search(body)
                     errors[f"{col_letter(col_num)}{row_num}"] = (v.group(1).decode("utf-8", "replace")
                                                                  if v and v.group(1) else "#VALUE!")
+            huge = huge or bool(_HUGE_NUMBER.search(buf, 0, cut))
             buf = buf[cut:]
             if not chunk:
                 break
-    return out, errors
+    return out, errors, huge
 
 
 def _custom_properties(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -231,8 +236,9 @@ def read_workbook(path: str | Path, template: Template | None = None) -> Loaded:
                  if key in DATA_SHEETS or key in ("settings", "dashboard", "checks")}
         formula_cells = {key: scan[0] for key, scan in scans.items()}
         error_cells = {key: scan[1] for key, scan in scans.items()}
+        huge = {key for key, scan in scans.items() if scan[2]}
     book = CalamineWorkbook.from_path(str(path))
-    grids = {key: book.get_sheet_by_name(name).to_python(skip_empty_area=False) for key, name in found.items()
+    grids = {key: _grid(book, path, name, key in huge) for key, name in found.items()
              if key not in ("guide", "dashboard")}
     for key, errors in error_cells.items():   # put the error text back where calamine left a blank
         grid = grids.get(key)
@@ -309,6 +315,38 @@ def read_workbook(path: str | Path, template: Template | None = None) -> Loaded:
                     setting_rows=setting_rows, calendar_first=cal_first, calendar_len=CAL_ROWS)
     raw = RawBook(lang, values, {k: f"B{r}" for k, r in setting_rows.items()}, tables, table_cells, frames)
     return Loaded(path, template, lang, layout, raw, problems, loaded_parts, formula_cells, grids, missing_cols)
+
+
+def _grid(book: CalamineWorkbook, path: Path, name: str, huge_numbers: bool = False) -> list[list]:
+    """A sheet's values, row-major from A1.
+
+    calamine panics (a BaseException, not an Exception, and a Rust backtrace on stderr) on a
+    date-formatted cell whose number is no date (e.g. -1e308): a sheet with such numbers is read
+    with openpyxl instead, which gives those cells as #VALUE! (what Excel shows as ####), so they
+    become a problem of their cell.
+    """
+    if not huge_numbers:
+        try:
+            return book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except BaseException as e:  # noqa: BLE001 - pyo3_runtime.PanicException derives from BaseException
+            if type(e).__name__ != "PanicException":
+                raise
+    import datetime
+    import warnings
+
+    import openpyxl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wb = openpyxl.load_workbook(path, data_only=True, read_only=True)
+        try:
+            ws = wb[name]
+            ws.reset_dimensions()           # WPS writes a wrong <dimension>
+            rows = [[v.date() if isinstance(v, datetime.datetime) and v.time() == datetime.time() else v
+                     for v in row] for row in ws.iter_rows(values_only=True)]
+        finally:
+            wb.close()
+    return rows
 
 
 def _last_row(data: list[list], input_cols, first: int, formulas: set[str]) -> int:

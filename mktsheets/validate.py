@@ -116,7 +116,8 @@ def _weeks(calc: Calc) -> None:
     n = len(calc.inputs.calendar)
     k = calc.frame("tracking")
     w = k["week"]
-    bad = w.notna() & ((w < 1) | (w > n) | (w % 1 != 0))
+    # without a calendar (period unreadable, reported on Settings) every week would look outside it
+    bad = w.notna() & ((w < 1) | (w > n) | (w % 1 != 0)) & (n > 0)
     for row in w.index[bad]:
         _add(calc, ERROR, "tracking", "week", row, w[row], f"1-{n}", ("周次不在本期周历内", "Week outside the calendar"),
              "week-outside")

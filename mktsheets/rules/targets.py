@@ -133,6 +133,7 @@ def compute(calc: Calc) -> None:
     start = g["start"].fillna(calc.s["start"])
     end = g["end"].fillna(calc.s["end"])
     asof = calc.s["as_of_used"]
+    asof = np.nan if asof is None else asof          # no period dates at all (a Settings error): no elapsed time
     span = end - start + 1
     elapsed = ((asof - start + 1) / span).clip(0, 1).where(end >= start)
     out["elapsed"] = elapsed.where(has_id)
