@@ -331,6 +331,12 @@ def test_untouched_members_are_identical(tmp_path):
         assert z.getinfo(SHEET).date_time == (1980, 1, 1, 0, 0, 0)
 
 
+def test_no_edits_reproduce_the_file(tmp_path):
+    for src in (rich_workbook(tmp_path), openpyxl_workbook(tmp_path), with_calc_chain(tmp_path)):
+        assert patch(tmp_path, src, {}).read_bytes() == src.read_bytes()
+        assert patch(tmp_path, src, {"Data" if "rich" in src.name else "Team": {}}).read_bytes() == src.read_bytes()
+
+
 def test_sheet_outside_sheetdata_is_kept_verbatim(tmp_path):
     src = rich_workbook(tmp_path)
     out = patch(tmp_path, src, rich_edits())
