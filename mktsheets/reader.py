@@ -219,8 +219,7 @@ def read_workbook(path: str | Path, template: Template | None = None) -> Loaded:
         props = _custom_properties(zf)
         sheet_names = list(parts)
         found, lang = _match_sheets(template, sheet_names)
-        missing = [s for s in template.sheets if s.key not in found and s.key in
-                   ("settings", "team", "targets", "tracking", "evaluation", "incentives")]
+        missing = [s for s in template.sheets if s.key not in found and (s.key == "settings" or s.key in DATA_SHEETS)]
         if len(missing) >= 5:
             raise NotAWorkbook(
                 "不是 mktsheets 工作簿：缺少工作表 " + "、".join(s.zh for s in missing),
