@@ -18,7 +18,7 @@ from . import parsing
 from .layout import Layout
 from .period import Quarter, calendar, parse_quarter, period_code
 from .problems import ERROR, NOTE, WARNING, ProblemList
-from .rules.base import to_serial
+from .rules.base import from_serial, to_serial
 from .schema import Template
 
 # Beyond these magnitudes a number is no amount, share or score anyone means (Excel keeps 15 digits): its
@@ -114,8 +114,15 @@ class _CellReader:
                        (f"“{header}”的数值超出可计算范围", f"'{header}' is out of the range that can be computed"),
                        "out-of-range")
             return blank
-        if isinstance(value, float) and isinstance(raw, str) and not text_like:
-            self.p.add(NOTE, sheet_name, cell, raw, (f"数字 {value:g}", f"the number {value:g}"),
+        if isinstance(value, float) and isinstance(raw, str) and not text_like and col_type == "date":
+            day = from_serial(value).isoformat()
+            self.p.add(NOTE, sheet_name, cell, raw, (f"日期 {day}", f"the date {day}"),
+                       ("按日期读取；该单元格是文本，表内公式无法计算，请改填日期",
+                        "Read as a date; the cell holds text, which live formulas cannot use - type the date"),
+                       "number-as-text")
+        elif isinstance(value, float) and isinstance(raw, str) and not text_like:
+            shown = f"{value:g}" + (f" = {value * 100:g}%" if col_type in {"percent", "share"} else "")
+            self.p.add(NOTE, sheet_name, cell, raw, (f"数字 {shown}", f"the number {shown}"),
                        ("按数字读取；该单元格是文本，表内公式无法计算，请改填数字",
                         "Read as a number; the cell holds text, which live formulas cannot use - type the number"),
                        "number-as-text")

@@ -144,6 +144,27 @@ def test_a_missing_input_column_is_named(books, tmp_path):
     assert p.sheet == "Targets" and p.expected == "Target" and "Target" in p.message
 
 
+def test_values_typed_as_text_are_read_with_a_note_naming_the_value(books, tmp_path):
+    clean, wb, *_ = books["en"]
+    L = wb.loaded.layout
+    t, k = L.sheet("targets"), L.sheet("tracking")
+    cells = {t.name: {f"{t.letter('start')}3": "2024-07-15", f"{t.letter('end')}3": "9月30日",
+                      f"{t.letter('weight')}3": "30%"},
+             k.name: {f"{k.letter('week')}3": "第1周", f"{k.letter('planned')}3": "15.4万"}}
+    got = api.load(plant(clean, tmp_path / "text.xlsx", cells))
+    notes = {(q.sheet, q.cell): q for q in got.problems if q.code == "number-as-text"}
+    expected = {f"{t.letter('start')}3": "the date 2024-07-15", f"{t.letter('end')}3": "the date 2024-09-30",
+                f"{t.letter('weight')}3": "the number 0.3 = 30%", f"{k.letter('week')}3": "the number 1",
+                f"{k.letter('planned')}3": "the number 154000"}
+    for sheet, typed in cells.items():
+        for a1, raw in typed.items():
+            q = notes[(sheet, a1)]
+            assert (q.severity, q.found, q.expected) == ("note", raw, expected[a1])
+    g = got.frame("targets")
+    assert g.loc[3, "weight"] == pytest.approx(0.3) and g.loc[3, "end"] == 45565
+    assert got.frame("tracking").loc[3, "planned"] == 154000 and not got.errors
+
+
 # --------------------------------------------------------------------------- whole-file problems
 
 
