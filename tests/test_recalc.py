@@ -6,8 +6,8 @@ re-saved by LibreOffice or openpyxl, extended with what users add (comments, pic
 charts, sheets, WPS parts, sparklines), or broken in every way SPEC §6 names.
 
 LibreOffice is the referee (it recalculates every formula from scratch): its runs take a
-few seconds each, so they start in worker processes when this module starts and the
-tests that need them come last.
+few seconds each, so they start in worker processes (MKTSHEETS_RECALC_WORKERS, default 2)
+when this module starts and the tests that need them come last.
 """
 from __future__ import annotations
 
