@@ -398,7 +398,7 @@ def random_quarter(rng: random.Random, *, people: int | None = None, goals: int 
     team = _team(rng, lang, on_team)
     goal_rows = _goals(rng, lang, q, n_goals, names)
     n_weeks = len(calendar(q.start, q.end))
-    tracking = _tracking(rng, lang, goal_rows, n_weeks, names, min(380, n_goals * per_goal))
+    tracking = _tracking(rng, lang, goal_rows, n_weeks, names, min(600, n_goals * per_goal))
     evaluation = _evaluation(rng, lang, q, names, goal_rows)
     incentives = []
     for _ in team:
