@@ -20,11 +20,10 @@ import xlsxwriter.worksheet
 from . import __version__
 from .compute import compute, helper_keys, sheet_formulas
 from .layout import Layout, SheetLayout, col_letter, quote_sheet, setting_name, table_name
-from .model import Inputs, RawBook, parse
+from .model import RawBook, parse
 from .period import Quarter, calendar, parse_quarter
 from .problems import ProblemList
 from .rules import dashboard, settings_sheet
-from .rules.base import from_serial
 from .rules.context import Calc
 from .schema import Template, load_template
 from .styles import Formats

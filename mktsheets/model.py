@@ -17,7 +17,7 @@ import pandas as pd
 from . import parsing
 from .layout import Layout
 from .period import Quarter, calendar, parse_quarter, period_code
-from .problems import ERROR, NOTE, WARNING, ProblemList
+from .problems import ERROR, NOTE, ProblemList
 from .rules.base import from_serial, to_serial
 from .schema import Template
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import zipfile
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
@@ -23,6 +24,9 @@ from .period import parse_quarter
 from .problems import ERROR, NOTE, WARNING, ProblemList
 from .schema import Template, load_template, normalise_label
 from .safety import FileProblem, inspect_workbook_file
+
+if TYPE_CHECKING:  # model imports the reader's neighbours; only the type is needed here
+    from .model import RawBook
 
 DATA_SHEETS = ("team", "targets", "tracking", "evaluation", "incentives", "review")
 HEADER_SEARCH_ROWS = 15

@@ -6,7 +6,6 @@ the weekly table in D:G and the grade table in I:J (header on row 2).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..layout import Layout, setting_name as S, table_name
 from .base import xround
