@@ -565,7 +565,7 @@ class _Writer:
         tg = L.sheet("targets")
         tname = quote_sheet(tg.name)
         # bar charts cover the filled rows (and a few spare ones), not hundreds of empty categories
-        goals_last = tg.first + max(int((self.calc.frame("targets")["id"].fillna("") != "").sum()), 8) - 1
+        goals_last = self._chart_last(tg, int((self.calc.frame("targets")["id"].fillna("") != "").sum()))
 
         chart = self.wb.add_chart({"type": "bar"})
         chart.add_series({
@@ -604,7 +604,7 @@ class _Writer:
 
         inc = L.sheet("incentives")
         iname = quote_sheet(inc.name)
-        people_last = inc.first + max(int((self.calc.out["incentives"]["name"] != "").sum()), 8) - 1
+        people_last = self._chart_last(inc, int((self.calc.out["incentives"]["name"] != "").sum()))
         pay = self.wb.add_chart({"type": "bar"})
         pay.add_series({
             "name": say("应发合计", "Total payout"),
@@ -618,6 +618,11 @@ class _Writer:
         pay.set_size({"width": 620, "height": 420})
         pay.show_blanks_as("gap")
         ws.insert_chart("A35", pay)
+
+    @staticmethod
+    def _chart_last(sl: SheetLayout, filled: int) -> int:
+        """Last row a bar chart covers: the filled rows and a few spare ones (all rows of a blank sheet)."""
+        return sl.last if not filled else min(sl.last, sl.first + filled + 4)
 
     # -- Checks
     def _checks(self) -> None:

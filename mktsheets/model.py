@@ -33,6 +33,13 @@ NON_NEGATIVE = {
 }
 
 
+# Names and IDs the formulas look up (MATCH/SUMIFS): stray spaces break the look-up in Excel.
+KEY_COLUMNS = {
+    ("team", "name"), ("targets", "id"), ("targets", "parent"), ("targets", "owner"), ("tracking", "goal"),
+    ("evaluation", "name"), ("evaluation", "goal"), ("evaluation", "period"), ("review", "goal"),
+}
+
+
 @dataclass
 class RawBook:
     """Cell values as found, before any interpretation."""
@@ -106,7 +113,17 @@ class _CellReader:
                        (f"无法识别“{header}”", f"Cannot read '{header}'"), "unreadable")
             return blank
         if value is None:
+            if not text_like and isinstance(raw, str) and raw.strip():
+                # "-", "无", "N/A": blank to mktsheets, but text to the live formulas
+                self.p.add(NOTE, sheet_name, cell, raw, _say(self.layout.lang, "空单元格", "an empty cell"),
+                           ("按空白读取；表内公式会把它当作文字，请清空该单元格",
+                            "Read as blank; live formulas see text here - clear the cell"), "placeholder")
             return blank
+        if where in KEY_COLUMNS and isinstance(raw, str) and raw != raw.strip():
+            # MATCH and SUMIFS do not ignore spaces: the live formulas would not find this name or ID
+            self.p.add(NOTE, sheet_name, cell, raw, raw.strip(),
+                       ("前后有空格；表内公式不会忽略空格，请删除", "Leading or trailing spaces; live formulas do not "
+                        "ignore them - remove them"), "spaces")
         if col_type not in {"date", "week"} and isinstance(value, float) and value and not (
                 MIN_MAGNITUDE <= abs(value) <= MAX_MAGNITUDE):
             shown = f"{raw:g}" if isinstance(raw, (int, float)) and not isinstance(raw, bool) else raw
@@ -212,6 +229,11 @@ def _parse_settings(t: Template, raw: RawBook, layout: Layout, p: ProblemList, c
         if s.key == "period":
             values["period"] = quarter.code if quarter else ""
             used["period"] = "" if parsing.is_blank(r) else str(r).strip()
+            if quarter and used["period"] != quarter.code:
+                p.add(NOTE, sheet_name, cell, r, quarter.code,
+                      (f"已按 {quarter.code} 识别；请写成 {quarter.code}，表内公式按原文比较考核周期",
+                       f"Understood as {quarter.code}; type {quarter.code} - live formulas compare periods as typed"),
+                      "period-variant")
             continue
         default = s.default
         if s.key == "start":
