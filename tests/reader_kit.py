@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import openpyxl
@@ -50,7 +50,7 @@ class DateCell:
 
 
 def _cell_pattern(a1: str) -> re.Pattern:
-    return re.compile(rb'<c r="' + a1.encode() + rb'"(?P<attrs>[^>]*?)(?:/>|>.*?</c>)', re.S)
+    return re.compile(rb'<c r="' + a1.encode() + rb'"(?P<attrs>[^>]*?)(?:/>|>.*?</c>)', re.DOTALL)
 
 
 def date_style(path: Path, sheet: str, a1: str) -> str:
@@ -84,7 +84,7 @@ def plant(src: Path, dst: Path, edits: dict[str, dict[str, object]], date_style_
         for sheet, cells in special.items():
             if parts[sheet] == name:
                 for a1, v in cells.items():
-                    data, n = _cell_pattern(a1).subn(lambda m: xml_of(a1, v), data, count=1)
+                    data, n = _cell_pattern(a1).subn(xml_of(a1, v).replace(b"\\", b"\\\\"), data, count=1)
                     assert n == 1, f"{sheet}!{a1} not written"
         return data
 
