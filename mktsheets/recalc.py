@@ -130,37 +130,34 @@ def _checks_edits(wb: Workbook, edits: dict[str, CellWrite]) -> None:
 
 def summary(wb: Workbook) -> list[str]:
     """A few lines for the weekly review, in the workbook's language."""
-    calc, zh = wb.calc, wb.lang == "zh"
-    s = calc.s
+    calc = wb.calc
+    say, sep = calc.say, ("、" if wb.lang == "zh" else ", ")
     trk, tro = calc.frame("tracking"), calc.out["tracking"]
-    as_of = s.get("as_of_used")
+    as_of = calc.s.get("as_of_used")
+    known = as_of is not None and not (isinstance(as_of, float) and math.isnan(as_of))
     cal = calc.inputs.calendar
-    week = cal.loc[(cal["start"] <= as_of) & (cal["end"] >= as_of), "week"] if as_of is not None else []
+    week = cal.loc[(cal["start"] <= as_of) & (cal["end"] >= as_of), "week"] if known else []
     this_week = float(week.iloc[0]) if len(week) else None
     in_week = trk["week"] == this_week
-    warn_rows = tro[in_week & (tro["status"] == calc.label("warning"))]
-    repeated = tro[tro["repeated"] == calc.label("yes")]
-    goals, go = calc.frame("targets"), calc.out["targets"]
-    behind = goals.loc[go["status"] == calc.label("behind"), "name"].tolist()
+    warnings = int((in_week & (tro["status"] == calc.label("warning"))).sum())
+    repeated = sorted(set(trk.loc[in_week & (tro["repeated"] == calc.label("yes")), "goal"].fillna("")) - {""})
+    behind = calc.frame("targets").loc[calc.out["targets"]["status"] == calc.label("behind"), "name"].tolist()
     inc = calc.out["incentives"]
-    ranked = inc[inc["total"].notna()].sort_values("rank").head(3)
-    date_text = str(from_serial(as_of)) if as_of is not None and not (isinstance(as_of, float) and math.isnan(as_of)) else "-"
+    top = inc[inc["total"].notna()].sort_values("rank").head(3)
+    date_text = str(from_serial(as_of)) if known else "-"
     wk = f"{int(this_week)}" if this_week else "-"
-    lines = []
-    if zh:
-        lines.append(f"统计截止 {date_text}（第 {wk} 周）")
-        lines.append(f"本周预警 {len(warn_rows)} 行；连续预警 {len(repeated.index.unique())} 行")
-        lines.append("落后目标：" + ("、".join(map(str, behind)) if behind else "无"))
-        if len(ranked):
-            lines.append("总分前列：" + "、".join(f"{r['name']} {r['total']:.1f}（{r['grade']}）" for _, r in ranked.iterrows()))
-        lines.append(f"问题：{len(wb.errors)} 个错误，{len(wb.problems) - len(wb.errors)} 个警告/提示（见“检查”表）")
-    else:
-        lines.append(f"As of {date_text} (week {wk})")
-        lines.append(f"Warnings this week: {len(warn_rows)} rows; repeated warnings: {len(repeated.index.unique())} rows")
-        lines.append("Goals behind: " + (", ".join(map(str, behind)) if behind else "none"))
-        if len(ranked):
-            lines.append("Top people: " + ", ".join(f"{r['name']} {r['total']:.1f} ({r['grade']})" for _, r in ranked.iterrows()))
-        lines.append(f"Problems: {len(wb.errors)} errors, {len(wb.problems) - len(wb.errors)} warnings/notes (see the Checks sheet)")
+    others = len(wb.problems) - len(wb.errors)
+    lines = [
+        say(f"统计截止 {date_text}（第 {wk} 周）", f"As of {date_text} (week {wk})"),
+        say(f"本周预警 {warnings} 行；连续预警目标：", f"Warnings this week: {warnings} rows; repeated warnings: ")
+        + (sep.join(repeated) or say("无", "none")),
+        say("落后目标：", "Goals behind: ") + (sep.join(map(str, behind)) or say("无", "none")),
+    ]
+    if len(top):
+        lines.append(say("总分前列：", "Top people: ") + sep.join(
+            f"{r['name']} {r['total']:.1f}" + say(f"（{r['grade']}）", f" ({r['grade']})") for _, r in top.iterrows()))
+    lines.append(say(f"问题：{len(wb.errors)} 个错误，{others} 个警告/提示（见“检查”表）",
+                     f"Problems: {len(wb.errors)} errors, {others} warnings/notes (see the Checks sheet)"))
     return lines
 
 
