@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 
 import openpyxl
 import pytest
-from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
+from openpyxl.utils import get_column_letter, range_boundaries
 
 from mktsheets.compute import helper_keys
 from mktsheets.demo import localised_sample
