@@ -797,6 +797,8 @@ class RssSampler(threading.Thread):
         previous: tuple = ()
         for t, rss, stack in self.samples:
             full = self.phase(stack)
+            if full == ("(imports)",) and previous not in ((), ("(imports)",)):
+                full = ("(cli)",)            # a lazy import after the command started: not the start-up
             for key in dict.fromkeys((full[:2], full[:self.PHASE_DEPTH])):   # a phase, then within it
                 p = phases.setdefault(key, [t, t, rss, rss, rss, 0])
                 p[1], p[3], p[4] = t, max(p[3], rss), rss
