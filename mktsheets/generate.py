@@ -87,7 +87,8 @@ def row_counts(template: Template, data: Mapping[str, list]) -> dict[str, int]:
         if not s.columns or s.follows:
             continue
         n = len(data.get(s.key, ()))
-        counts[s.key] = max(s.rows, n + max(10, n // 5)) if n else s.rows
+        # spare rows to grow into, never past Excel's last row (1,048,576 with the header)
+        counts[s.key] = min(max(s.rows, n + max(10, n // 5)) if n else s.rows, max(n, 1_048_575))
     counts["checks"] = 0
     return counts
 
