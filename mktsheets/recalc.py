@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 
 from . import checks_sheet
 from .api import Workbook, load
@@ -23,7 +24,7 @@ from .reader import DATA_SHEETS
 from .rules import dashboard, settings_sheet
 from .rules.base import from_serial
 from .safety import FileProblem, lock_files, make_backup, write_atomically
-from .xlsxpatch import CellWrite, patch_workbook
+from .xlsxpatch import CellWrite, ColumnWrite, SheetWrites, patch_workbook
 
 CHECKS_INFO_COL = 7   # H: "as of" label, I: its value
 
@@ -57,16 +58,17 @@ def _cached(value):
     return str(value)
 
 
-def build_edits(wb: Workbook) -> dict[str, dict[str, CellWrite]]:
-    """Every cell recalc writes, by sheet name and A1 address."""
+def build_edits(wb: Workbook) -> dict[str, SheetWrites | dict[str, CellWrite]]:
+    """Every cell recalc writes, by sheet name: whole computed columns, and single cells."""
     loaded, calc, L = wb.loaded, wb.calc, wb.loaded.layout
-    edits: dict[str, dict[str, CellWrite]] = {}
+    edits: dict[str, SheetWrites | dict[str, CellWrite]] = {}
     builders = sheet_formulas(L)
     for key in DATA_SHEETS:
         if key not in calc.out:      # Team: all input
             continue
         sl = L.sheet(key)
-        sheet_edits = edits.setdefault(sl.name, {})
+        headers: dict[str, CellWrite] = {}
+        columns: list[ColumnWrite] = []
         out = calc.out[key]
         t = loaded.template.sheet(key)
         keys = [c.key for c in t.columns if not c.is_input] + list(helper_keys(key, L.weeks))
@@ -74,11 +76,9 @@ def build_edits(wb: Workbook) -> dict[str, dict[str, CellWrite]]:
             letter = col_letter(sl.columns[ckey])
             if ckey in loaded.missing_columns.get(key, ()):
                 header = ckey if ckey.startswith("_") else t.column(ckey).header(L.lang)
-                sheet_edits[f"{letter}{sl.header_row}"] = CellWrite(None, header)
-            build = builders[key][ckey]
-            rows = list(sl.rows)
-            for r, value in zip(rows, out[ckey].reindex(rows).tolist()):
-                sheet_edits[f"{letter}{r}"] = CellWrite(build(r), _cached(value))
+                headers[f"{letter}{sl.header_row}"] = CellWrite(None, header)
+            columns.append(ColumnWrite(letter, sl.first, _column_values(out[ckey], sl.rows), builders[key][ckey]))
+        edits[sl.name] = SheetWrites(columns, headers)
     _settings_edits(wb, edits.setdefault(L.sheet("settings").name, {}))
     dash = edits.setdefault(L.sheet("dashboard").name, {})
     values = calc.out["dashboard"]
@@ -86,6 +86,21 @@ def build_edits(wb: Workbook) -> dict[str, dict[str, CellWrite]]:
         dash[a1] = CellWrite(formula, _cached(values.get(a1)))
     _checks_edits(wb, edits.setdefault(L.sheet("checks").name, {}))
     return edits
+
+
+def _column_values(values: pd.Series, rows: range) -> np.ndarray:
+    """A computed column's cached values for rows, as the patcher takes them (NaN/None: empty text)."""
+    values = values.reindex(rows)
+    if values.dtype.kind == "f":
+        return values.to_numpy(dtype="float64")
+    if values.dtype.kind in "iub":
+        return values.to_numpy()
+    array = values.to_numpy(dtype=object)
+    blank = pd.isna(array)
+    if blank.any():
+        array = array.copy()
+        array[blank] = None
+    return array
 
 
 def _settings_edits(wb: Workbook, edits: dict[str, CellWrite]) -> None:

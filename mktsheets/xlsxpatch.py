@@ -23,15 +23,15 @@ import struct
 import tempfile
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-__all__ = ["CellWrite", "PatchError", "patch_workbook", "sheet_parts", "shift_formula"]
+__all__ = ["CellWrite", "ColumnWrite", "PatchError", "SheetWrites", "patch_workbook", "sheet_parts", "shift_formula"]
 
 MAX_ROW = 1_048_576
 MAX_COL = 16_384
@@ -68,6 +68,38 @@ class CellWrite:
     style: int | None = None
 
 
+@dataclass(frozen=True)
+class ColumnWrite:
+    """Formulas with cached values for the rows first, first + 1, ... of one column.
+
+    ``formula(row)`` gives a row's formula (without '='); ``values[i]`` is the cached value of
+    row first + i: a number, text (an Excel error text such as '#DIV/0!' becomes an error
+    value), a bool, or None/NaN for a formula whose result is empty text. ``values`` may be a
+    list or a numpy array: it is read a window of rows at a time, never copied whole, so a
+    column of a million rows costs no more memory than the caller's array.
+    """
+
+    column: str
+    first: int
+    values: Sequence
+    formula: Callable[[int], str]
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.values) - 1
+
+
+@dataclass(frozen=True)
+class SheetWrites:
+    """One sheet's writes: whole columns, plus single cells elsewhere."""
+
+    columns: Sequence[ColumnWrite] = ()
+    cells: Mapping[str, CellWrite] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return sum(len(c.values) for c in self.columns) + len(self.cells)
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -81,11 +113,15 @@ def sheet_parts(path: Path | str) -> dict[str, str]:
 def patch_workbook(
     src: Path | str,
     dst: Path | str,
-    edits: Mapping[str, Mapping[str, CellWrite]],
+    edits: Mapping[str, Mapping[str, CellWrite] | SheetWrites],
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Copy src to dst with the given cells (sheet name -> cell ref -> write) replaced."""
+    """Copy src to dst with the given cells replaced.
+
+    edits maps a sheet name to its cells (cell ref -> write) or to a SheetWrites, whose
+    column writes are generated row by row as the sheet streams past.
+    """
     src, dst = Path(src), Path(dst)
     if src.resolve() == dst.resolve():
         raise ValueError("patch_workbook needs a separate destination: write to a temporary file and replace")
@@ -97,7 +133,7 @@ def patch_workbook(
             unknown = [name for name in edits if name not in parts]
             if unknown:
                 raise PatchError(f"no worksheet named {', '.join(map(repr, unknown))} (sheets: {', '.join(parts)})")
-            jobs = {parts[name]: _SheetEdits(cells) for name, cells in edits.items() if cells}
+            jobs = {parts[name]: _SheetEdits(cells) for name, cells in edits.items() if len(cells)}
             meter = _Progress(progress, sum(package.entry(part).usize for part in jobs))
             for part, rows in jobs.items():
                 patched[package.entry(part).name] = _patch_sheet(package, part, rows, meter)
@@ -163,16 +199,46 @@ class _StyleNames(dict):
         return text
 
 
+_PIECE_REF = re.compile(rb'r="([A-Z]{1,3})[0-9]+"')
+_REF_PREFIX = [b'r="' + letters for letters in _COL_BYTES]
+
+
+def _find_piece(pieces: list[bytes], ref: bytes) -> int:
+    """Index of the piece (a row split at "<c ") that starts with ref, or -1."""
+    for k in range(1, len(pieces)):
+        if pieces[k].startswith(ref):
+            return k
+    return -1
+
+
+class _StyleBytes(dict):
+    """s attribute values as found in the XML, checked to be style numbers, memoised."""
+
+    def __missing__(self, raw: bytes) -> bytes:
+        if not (raw.isdigit() and raw.isascii()):
+            raise PatchError(f"invalid cell style index {raw[:20]!r}")
+        self[raw] = raw
+        return raw
+
+
 class _SheetEdits:
-    """One sheet's edits: the caller's mapping, looked up row by row, and a bitmap of edited rows."""
+    """One sheet's edits, looked up row by row, and a bitmap of the edited rows.
 
-    # A recalc can hand over millions of writes; per-row lists or even a set of row numbers
-    # would cost more memory than the streamed sheet, while a bitmap over all of Excel's rows
-    # is 128 KiB.
+    Single cells come from the caller's mapping. Column writes are turned into finished cell
+    tails (what follows ``<c r=".." s=".."``) a window of rows at a time, as the sheet streams
+    past: a recalc writes millions of cells, and neither a CellWrite per cell nor per-row lists
+    would fit in the memory of the streamed sheet, while the bitmap over all of Excel's rows is
+    128 KiB.
+    """
 
-    def __init__(self, cells: Mapping[str, CellWrite]):
+    def __init__(self, edits: Mapping[str, CellWrite] | SheetWrites):
+        if isinstance(edits, SheetWrites):
+            cells, plans = edits.cells, list(edits.columns)
+        else:
+            cells, plans = edits, []
         self.cells = cells
         self.marks = bytearray(MAX_ROW // 8 + 1)
+        self.prefix = b""
         columns: set[str] = set()
         marks = self.marks
         for ref, write in cells.items():
@@ -185,7 +251,27 @@ class _SheetEdits:
             row = int(digits)
             marks[row >> 3] |= 1 << (row & 7)
             columns.add(letters)
-        self.columns = sorted((_COL_NUMBER[letters], letters) for letters in columns)
+        self.cell_columns = sorted((_COL_NUMBER[letters], letters) for letters in columns)
+        self.plans = [_ColumnPlan(plan) for plan in plans]
+        taken: dict[int, list[_ColumnPlan]] = {}
+        for plan in self.plans:
+            for other in taken.get(plan.col, ()):
+                if plan.first <= other.last and other.first <= plan.last:
+                    raise ValueError(f"column {plan.letters} is written twice in rows {max(plan.first, other.first)}"
+                                     f"..{min(plan.last, other.last)}")
+            taken.setdefault(plan.col, []).append(plan)
+            if plan.last >= plan.first:
+                _mark_range(marks, plan.first, plan.last)
+        for ref in cells if self.plans else ():
+            letters = ref.rstrip(_DIGITS)
+            row = int(ref[len(letters):])
+            if any(p.first <= row <= p.last for p in taken.get(_COL_NUMBER[letters], ())):
+                raise ValueError(f"cell {ref} is written both as a cell and by its column")
+        self.plans.sort(key=lambda plan: (plan.col, plan.first))
+        self.columns = sorted({(c, letters) for c, letters in self.cell_columns}
+                              | {(plan.col, plan.letters) for plan in self.plans})
+        self._window_first = self._window_stop = 0
+        self._window: list[list[tuple[int, bytes]]] = []
 
     def edited(self, number: int) -> bool:
         """Whether row number has edits."""
@@ -206,13 +292,143 @@ class _SheetEdits:
             pos = at + 1
         return found
 
-    def row(self, number: int) -> list[tuple[int, CellWrite]]:
-        """The edits of row number, by column."""
-        get, suffix = self.cells.get, str(number)
-        return [(col, write) for col, letters in self.columns if (write := get(letters + suffix)) is not None]
+    def row(self, number: int) -> list[tuple[int, CellWrite | bytes]]:
+        """The edits of row number by column: a CellWrite, or the finished tail of a column write's cell."""
+        found: list[tuple[int, CellWrite | bytes]] = []
+        if self.plans:
+            if not self._window_first <= number < self._window_stop:
+                self._fill_window(number)
+            found = self._window[number - self._window_first]
+        if self.cells:
+            get, suffix = self.cells.get, str(number)
+            single = [(col, write) for col, letters in self.cell_columns if (write := get(letters + suffix)) is not None]
+            if single:
+                found = sorted([*found, *single], key=_by_column)
+        return found
+
+    def _fill_window(self, number: int) -> None:
+        """Make the column writes' cell tails of rows number .. up to number + _WINDOW - 1."""
+        # The window ends where a column write starts or ends, so that inside it every
+        # write covers every row or none: the rows are then the columns transposed, in C.
+        stop = min(number + _WINDOW, MAX_ROW + 1)
+        for plan in self.plans:
+            if plan.first > number:
+                stop = min(stop, plan.first)
+            elif plan.last >= number:
+                stop = min(stop, plan.last + 1)
+        columns = [[(plan.col, tail) for tail in plan.tails(number, stop, self.prefix)]
+                   for plan in self.plans if plan.first <= number <= plan.last]  # in column order
+        self._window = list(zip(*columns)) if columns else [()] * (stop - number)
+        self._window_first, self._window_stop = number, stop
+
+
+def _by_column(item: tuple[int, object]) -> int:
+    return item[0]
+
+
+def _mark_range(marks: bytearray, first: int, last: int) -> None:
+    """Set the bits of rows first..last."""
+    while first <= last and first & 7:
+        marks[first >> 3] |= 1 << (first & 7)
+        first += 1
+    while first <= last and (last + 1) & 7:
+        marks[last >> 3] |= 1 << (last & 7)
+        last -= 1
+    if first <= last:
+        marks[first >> 3: (last >> 3) + 1] = b"\xff" * ((last >> 3) - (first >> 3) + 1)
+
+
+_WINDOW = 2048  # rows of column-write cells made at a time
+_SENTINEL_ROWS = (1_048_573, 1_048_447)  # rows no real formula names as a literal number
+
+
+class _ColumnPlan:
+    """A ColumnWrite checked, with its formula as a per-row template where it has one."""
+
+    def __init__(self, write: ColumnWrite):
+        if not isinstance(write, ColumnWrite):
+            raise TypeError(f"a column write is a {type(write).__name__}, not a ColumnWrite")
+        self.col = _COL_NUMBER.get(write.column)
+        if self.col is None:
+            raise ValueError(f"not a column: {write.column!r} (expected upper-case letters such as 'W')")
+        self.letters = write.column
+        self.first, self.last = write.first, write.last
+        if not (1 <= self.first <= MAX_ROW and self.last <= MAX_ROW):
+            raise ValueError(f"rows {self.first}..{self.last} of column {write.column} are outside the sheet")
+        self.values = write.values
+        self.formula = write.formula
+        self.parts = self._template(write.formula) if self.last >= self.first else None
+
+    def _template(self, formula: Callable[[int], str]) -> list[bytes] | None:
+        """The formula's escaped text split where the row number goes, if every row's formula is that."""
+        sample, other = _SENTINEL_ROWS
+        text = formula(sample)
+        if text.startswith("="):
+            raise ValueError(f"formula for column {self.letters} must be given without the leading '=': {text!r}")
+        parts = [_xml_text(piece).encode() for piece in text.split(str(sample))]
+        if len(parts) < 2:
+            return None
+        for row in (other, self.first, self.last):
+            if str(row).encode().join(parts) != _xml_text(formula(row)).encode():
+                return None
+        return parts
+
+    def tails(self, a: int, b: int, prefix: bytes) -> list[bytes]:
+        """What follows ``<c r=".." s=".."`` in the cells of rows a..b-1."""
+        values = self.values[a - self.first: b - self.first]
+        if self.parts is not None:
+            parts = self.parts
+            formulas = [(b"%d" % r).join(parts) for r in range(a, b)]
+        else:
+            formulas = []
+            for r in range(a, b):
+                text = self.formula(r)
+                if text.startswith("="):
+                    raise ValueError(f"formula for row {r} must be given without the leading '=': {text!r}")
+                formulas.append(_xml_text(text).encode())
+        f_open = b"><%sf>" % prefix
+        f_close = b"</%sf><%sv>" % (prefix, prefix)
+        v_close = b"</%sv></%sc>" % (prefix, prefix)
+        empty = b' t="str"' + f_open + b"%s" + f_close + v_close
+        number = f_open + b"%s" + f_close + b"%s" + v_close
+        kind = getattr(getattr(values, "dtype", None), "kind", "")
+        if kind == "f":  # a float column: all texts from one repr of the list, in C
+            texts = _float_texts(values.tolist())
+            return [empty % f if t == b"nan" else number % (f, t) for f, t in zip(formulas, texts)]
+        values = values.tolist() if hasattr(values, "tolist") else list(values)
+        tails: dict[tuple[type, object], bytes] = {}  # results repeat a lot: labels, grades, 0
+        out = []
+        for f, v in zip(formulas, values):
+            key = (v.__class__, v)
+            tail = tails.get(key)
+            if tail is None:
+                if v is None or (isinstance(v, float) and v != v):
+                    tail = empty
+                else:
+                    kind, text = _value_text(v)
+                    tail = kind.encode() + f_open + b"%s" + f_close + text.encode().replace(b"%", b"%%") + v_close
+                tails[key] = tail
+            out.append(tail % f)
+        return out
+
+
+_NEGATIVE_ZERO = re.compile(rb"(?:(?<=, )|^)-0\.0(?=,|$)")
+_POINT_ZERO = re.compile(rb"\.0(?=,|$)")
 
 
 _NONZERO = re.compile(rb"[^\x00]")
+
+
+def _float_texts(values: list[float]) -> list[bytes]:
+    """<v> texts of floats (NaN stays b'nan', for the caller): shortest repr, integral without '.0'."""
+    if not values:
+        return []
+    text = repr(values).encode()[1:-1]
+    if b"inf" in text:
+        raise ValueError("cannot store an infinity in a cell: Excel has none")
+    if b"-0.0" in text:
+        text = _NEGATIVE_ZERO.sub(b"0", text)
+    return _POINT_ZERO.sub(b"", text).split(b", ")
 
 
 # --------------------------------------------------------------------------- XML text
@@ -919,6 +1135,8 @@ class _SheetPatcher:
         # for the style of new cells below
         self.above: dict[int, bytes | tuple[bytes, int]] = {}
         self.styles = _StyleNames()
+        self.style_bytes = _StyleBytes()
+        self.slots: dict[int, int] = {}  # col -> where its cell was in the last row split at "<c "
         self.shared: dict[bytes, tuple[str, int, int]] = {}  # si -> (formula, row, col) of edited masters
         self.formula_deleted = False
         self.row = 0
@@ -933,6 +1151,7 @@ class _SheetPatcher:
         buf, data_tag = self._prolog(chunks)
         self.t = _Tokens(data_tag.group(1) + b":" if data_tag.group(1) else b"")
         self.ref_starts = {col: self.t.cell_ref_start + _COL_BYTES[col] for col in self.tracked}
+        self.edits.prefix = self.t.prefix
         prolog = buf[: data_tag.start()]
         dimension = self.t.dimension.search(prolog)
         head = prolog[: dimension.start(2)] if dimension else b""
@@ -1099,52 +1318,75 @@ class _SheetPatcher:
             if col in self.tracked:
                 self.above[col] = text
 
-    def _replace_in_place(self, number: int, body: bytes, edits: list[tuple[int, CellWrite]]) -> bytes | None:
+    def _replace_in_place(self, number: int, body: bytes, edits: list[tuple[int, CellWrite | bytes]]) -> bytes | None:
         """The new row body when every edited cell exists as <c r="..." ...>, else None."""
-        # The common case of a recalc, done without tokenizing the other cells. A missing
+        # The common case of a recalc, done without tokenizing the other cells: the row is
+        # split at each "<c " and the edited cells are found at the piece they were in the
+        # row before (rows of a sheet mostly share one layout), else by a search. A missing
         # cell, a deletion, unusual markup or a shared formula leave the row to the general
         # path, which redoes it whole (what was noted so far, the styles above and the
         # calc-chain flag, it notes again the same way).
+        if self.shared or len(edits) != len(self.tracked) or b"shared" in body:
+            return None  # shared formulas: the general path rewrites their dependents
         t = self.t
-        if self.shared or len(edits) != len(self.tracked):
+        pieces = body.split(t.cell_sep)
+        count = len(pieces)
+        if count < 2 or body.count(t.cell_lt) != count - 1:
+            return None  # <c> without attributes, a tab after "<c", or rich text with <color>
+        first = _PIECE_REF.match(pieces[1])
+        last = _PIECE_REF.match(pieces[-1])
+        if not (first and last):
             return None
-        first = t.cell_refs.search(body)
-        last = t.cell_refs.match(body, body.rfind(t.cell_lt))
-        if not (first and last and first.group(1) and last.group(1)):
-            return None
-        suffix = b'%d"' % number
-        ref_starts, close, above = self.ref_starts, t.cell_close, self.above
-        out = []
-        pos = 0
+        close, above, styles, slots = t.cell_close, self.above, self.style_bytes, self.slots
+        numq = b'%d"' % number
         for col, write in edits:
-            at = body.find(ref_starts[col] + suffix, pos)
-            formula = write.formula
-            if at < 0 or (formula is None and write.value is None):
-                return None
-            gt = body.find(b">", at)
-            if body[gt - 1] == 0x2F:  # <c .../>
-                end = gt + 1
-            else:
-                end = body.find(close, gt)
-                if end < 0:
-                    raise PatchError(f"{self.part}: a cell in row {number} is not closed")
-                end += len(close)
-                if body.find(b"shared", gt, end) >= 0:  # a shared formula: dependents may need rewriting
+            ref = _REF_PREFIX[col] + numq
+            k = slots.get(col, 0)
+            if k >= count or not pieces[k].startswith(ref):
+                k = _find_piece(pieces, ref)
+                if k < 0:
                     return None
-                if formula is None and t.formula.search(body, gt, end):
-                    self.formula_deleted = True
-            style = write.style
-            if style is None:
-                s_at = body.find(b' s="', at, gt)
-                style = self.styles[body[s_at + 4: body.find(b'"', s_at + 4)]] if s_at >= 0 else self._style_of(body[at:end])
-            new = self._cell(number, col, style, write)
-            out.append(body[pos:at])
-            out.append(new)
+                slots[col] = k
+            piece = pieces[k]
+            # Each piece holds one cell and what follows it; no other "</c>" can be in it.
+            if piece.endswith(close):
+                end = len(piece)
+                gt = piece.find(b">")
+            else:
+                gt = piece.find(b">")
+                if gt < 0:
+                    return None
+                if piece[gt - 1] == 0x2F:  # <c .../>
+                    end = gt + 1
+                else:
+                    end = piece.find(close, gt)
+                    if end < 0:
+                        raise PatchError(f"{self.part}: a cell in row {number} is not closed")
+                    end += len(close)
+            if type(write) is bytes:
+                at = len(ref)
+                if piece.startswith(b' s="', at) and piece.find(b'"', at + 4) == gt - 1:
+                    new = ref + b' s="' + styles[piece[at + 4: gt - 1]] + b'"' + write
+                else:
+                    s_at = piece.find(b' s="', 0, gt)
+                    if s_at >= 0:
+                        new = ref + b' s="' + styles[piece[s_at + 4: piece.find(b'"', s_at + 4)]] + b'"' + write
+                    else:
+                        new = ref + write
+            else:
+                if write.formula is None:
+                    if write.value is None:
+                        return None
+                    if t.formula.search(piece, gt, end):
+                        self.formula_deleted = True
+                style = write.style
+                if style is None:
+                    style = self._style_of(piece)
+                new = self._cell(number, col, style, write)[len(t.cell_sep):]
             above[col] = new
-            pos = end
-        out.append(body[pos:])
+            pieces[k] = new if end == len(piece) else new + piece[end:]
         self._extend(number, _COLUMNS[first.group(1)], _COLUMNS[last.group(1)])
-        return b"".join(out)
+        return t.cell_sep.join(pieces)
 
     def _cells(self, body: bytes, number: int) -> tuple[bytes, list[bytes], list[int]]:
         """Split a row body into the text before the first cell and the cells, each with the text after it."""
@@ -1198,10 +1440,10 @@ class _SheetPatcher:
     def _rewrite(self, number: int, col: int, text: bytes, write: CellWrite) -> tuple[bytes, int]:
         """An existing cell (text, with what follows it) rewritten, and where its new element ends (0: deleted)."""
         end = self._cell_end(text, number)
-        removed = write.formula is None
+        removed = type(write) is not bytes and write.formula is None
         if text.find(b"shared", 0, end) >= 0 or (removed and text.find(self.t.formula_open, 0, end) >= 0):
             self._replacing_formula(text, end, number, col, removed)
-        style = self._style_of(text) if write.style is None else write.style
+        style = self._style_of(text) if type(write) is bytes or write.style is None else write.style
         new = b"" if _is_deletion(write) else self._cell(number, col, style, write)
         return new + text[end:], len(new)
 
@@ -1286,7 +1528,7 @@ class _SheetPatcher:
 
     def _style_for(self, col: int, write: CellWrite) -> int | str | None:
         """Style of a new cell: the requested one, else that of the nearest cell above."""
-        if write.style is not None:
+        if type(write) is not bytes and write.style is not None:
             return write.style
         seen = self.above.get(col)
         if isinstance(seen, tuple):
@@ -1324,6 +1566,8 @@ class _SheetPatcher:
             head = f'<{p}c r="{_COL_LETTERS[col]}{number}"'
         else:
             head = f'<{p}c r="{_COL_LETTERS[col]}{number}" s="{style}"'
+        if type(write) is bytes:  # the finished tail of a column write's cell
+            return head.encode() + write
         formula, value = write.formula, write.value
         if formula is not None:
             if formula.startswith("="):
@@ -1346,9 +1590,9 @@ class _SheetPatcher:
         return f"{head}{kind}><{p}v>{text}</{p}v></{p}c>".encode()
 
 
-def _is_deletion(write: CellWrite) -> bool:
+def _is_deletion(write: CellWrite | bytes) -> bool:
     """Whether a write removes its cell."""
-    return write.formula is None and write.value is None
+    return type(write) is not bytes and write.formula is None and write.value is None
 
 
 def _widen_spans(open_tag: bytes, first: int, last: int) -> bytes:

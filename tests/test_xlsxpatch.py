@@ -826,3 +826,123 @@ def test_any_edits_read_back(tmp_path_factory, existing, edits, implicit):
     shown = {ref for ref, value in formulas.items() if value != ""}
     assert shown == {ref for ref, w in expected.items() if w.formula is not None or w.value != ""}
     assert patch(tmp_path, out, {"Data": writes}, "again.xlsx").read_bytes() == out.read_bytes()
+
+
+# --------------------------------------------------------------------------- column writes
+#
+# A ColumnWrite is the bulk form recalc uses: its cells must come out exactly as the same
+# cells given one by one as CellWrites (which the tests above check against real readers).
+
+import numpy as np  # noqa: E402
+
+from mktsheets.xlsxpatch import ColumnWrite, SheetWrites  # noqa: E402
+
+
+def as_cells(columns: list[ColumnWrite]) -> dict[str, CellWrite]:
+    """The same writes, one CellWrite per cell (an empty result is the text "")."""
+    cells = {}
+    for c in columns:
+        for i, v in enumerate(c.values.tolist() if hasattr(c.values, "tolist") else c.values):
+            blank = v is None or (isinstance(v, float) and v != v)
+            cells[f"{c.column}{c.first + i}"] = CellWrite(c.formula(c.first + i), "" if blank else v)
+    return cells
+
+
+def mixed_columns(first: int, rows: int) -> list[ColumnWrite]:
+    """Floats with NaN, -0.0, whole and huge numbers; texts that need escaping; errors; booleans."""
+    floats = np.array([[0.5, float("nan"), -0.0, 3.0, 1e16, 1 / 3, -2.5, 0.0][i % 8] for i in range(rows)])
+    texts = np.array([["达标", None, "50% <&> \"q\"", "#DIV/0!", True, 7, " lead", "_x0041_"][i % 8]
+                      for i in range(rows)], dtype=object)
+    return [
+        ColumnWrite("C", first, floats, lambda r: f"B{r}*3"),                    # a template: row in one place
+        ColumnWrite("G", first, texts, lambda r: f'IF(B{r}>50,"高&低","<{r}>")'),  # row twice, escaped text
+        ColumnWrite("J", first, [r * 1.5 for r in range(first, first + rows)],
+                    lambda r: f"SUM($B$2:B{r})+{r % 3}"),                        # no template: per-row text
+    ]
+
+
+@pytest.mark.parametrize("source", ["rich", "openpyxl", "no-r", "prefixed", "shared"])
+def test_column_writes_equal_cell_writes(tmp_path, source):
+    if source == "rich":
+        src, sheet, first, rows = rich_workbook(tmp_path), "Data", 2, 30    # a missing row, rows past the end
+    elif source == "openpyxl":
+        src, sheet, first, rows = openpyxl_workbook(tmp_path), "Team", 2, 12
+    elif source == "no-r":
+        data = "<sheetData>" + "".join(f"<row><c><v>{r}</v></c><c><v>{r * 2}</v></c><c><v>0</v></c></row>"
+                                       for r in range(1, 9)) + "</sheetData>"
+        src, sheet, first, rows = sheet_xml_workbook(tmp_path, data), "Data", 2, 10
+    elif source == "prefixed":
+        data = "<x:sheetData>" + "".join(f'<x:row r="{r}"><x:c r="A{r}"><x:v>{r}</x:v></x:c>'
+                                         f'<x:c r="C{r}" s="0"><x:v>1</x:v></x:c></x:row>'
+                                         for r in range(1, 7)) + "</x:sheetData>"
+        src, sheet, first, rows = sheet_xml_workbook(tmp_path, data, prefix="x"), "Data", 2, 8
+    else:
+        src, sheet, first, rows = shared_formula_workbook(tmp_path), "Data", 2, 14
+    columns = mixed_columns(first, rows)
+    extra = {"A1": CellWrite(None, "header"), f"C{first + rows + 2}": CellWrite("1+1", 2)}
+    by_column = patch(tmp_path, src, {sheet: SheetWrites(columns, extra)}, "columns.xlsx")
+    by_cell = patch(tmp_path, src, {sheet: {**as_cells(columns), **extra}}, "cells.xlsx")
+    assert members(by_column) == members(by_cell)
+    again = patch(tmp_path, by_column, {sheet: SheetWrites(columns, extra)}, "again.xlsx")
+    assert again.read_bytes() == by_column.read_bytes()
+    got = values(by_column, sheet, data_only=False)
+    assert got[f"C{first}"] == f"=B{first}*3" and got[f"J{first + 1}"] == f"=SUM($B$2:B{first + 1})+{(first + 1) % 3}"
+    cached = values(by_column, sheet)
+    assert cached[f"C{first}"] == 0.5 and cached[f"G{first + 2}"] == '50% <&> "q"'
+
+
+def test_column_writes_across_windows(tmp_path):
+    """Columns that start and end inside the windows the patcher makes them in, next to single cells."""
+    rows = 5000
+    src = tmp_path / "long.xlsx"
+    with xlsxwriter.Workbook(str(src)) as wb:
+        ws = wb.add_worksheet("Data")
+        for r in range(rows):
+            ws.write_row(r, 0, [r, r % 7])
+    columns = [ColumnWrite("C", 2, np.arange(2, rows + 1, dtype=float) / 4, lambda r: f"A{r}/4"),
+               ColumnWrite("D", 1500, np.full(2100, float("nan")), lambda r: f'IF(A{r}>0,"","x")'),
+               ColumnWrite("D", 3700, ["x"] * 50, lambda r: f'"x"&"{r}"'),
+               ColumnWrite("F", 4090, np.arange(100.0), lambda r: f"B{r}+{r}")]
+    extra = {"E3000": CellWrite(None, "note"), "D10": CellWrite(None, 1)}
+    by_column = patch(tmp_path, src, {"Data": SheetWrites(columns, extra)}, "columns.xlsx")
+    by_cell = patch(tmp_path, src, {"Data": {**as_cells(columns), **extra}}, "cells.xlsx")
+    assert members(by_column) == members(by_cell)
+    frame_ = pd.read_excel(by_column, header=None, engine="calamine")
+    assert frame_.iloc[4099, 2] == 4100 / 4 and frame_.iloc[4188, 5] == 99.0 and frame_.iloc[2999, 4] == "note"
+
+
+def test_column_writes_refuse_what_they_cannot_write(tmp_path):
+    src = openpyxl_workbook(tmp_path)
+    f = lambda r: f"B{r}"  # noqa: E731
+    bad = [
+        (SheetWrites([ColumnWrite("D", 2, [1.0, 2.0], f), ColumnWrite("D", 3, [1.0], f)]), "written twice"),
+        (SheetWrites([ColumnWrite("D", 2, [1.0, 2.0], f)], {"D3": CellWrite(None, 1)}), "both as a cell and by its column"),
+        (SheetWrites([ColumnWrite("d", 2, [1.0], f)]), "not a column"),
+        (SheetWrites([ColumnWrite("D", 0, [1.0], f)]), "outside the sheet"),
+        (SheetWrites([ColumnWrite("D", 2, [1.0], lambda r: f"=B{r}")]), "without the leading"),
+    ]
+    for edits, message in bad:
+        with pytest.raises(ValueError, match=message):
+            patch(tmp_path, src, {"Team": edits})
+    with pytest.raises(ValueError, match="infinity"):
+        patch(tmp_path, src, {"Team": SheetWrites([ColumnWrite("D", 2, np.array([1.0, np.inf]), f)])})
+    assert not (tmp_path / "out.xlsx").exists() or zipfile.is_zipfile(tmp_path / "out.xlsx")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.one_of(st.none(), st.floats(allow_infinity=False), st.integers(-10**12, 10**12),
+                                 st.booleans(), st.text(max_size=8)), min_size=1, max_size=40),
+       first=st.integers(1, 30))
+def test_any_column_values_equal_cell_writes(tmp_path_factory, values, first):
+    tmp_path = tmp_path_factory.mktemp("colprop")
+    src = tmp_path / "src.xlsx"
+    with xlsxwriter.Workbook(str(src)) as wb:
+        ws = wb.add_worksheet("Data")
+        for r in range(0, 50, 3):
+            ws.write_row(r, 0, [r, "x", r * 2])
+    floats = [v for v in values if type(v) is float]
+    for column in ([ColumnWrite("B", first, values, lambda r: f"A{r}&\"%s\"")],
+                   [ColumnWrite("C", first, np.array(floats or [0.0]), lambda r: f"A{r}*2")]):
+        by_column = patch(tmp_path, src, {"Data": SheetWrites(column)}, "columns.xlsx")
+        by_cell = patch(tmp_path, src, {"Data": as_cells(column)}, "cells.xlsx")
+        assert members(by_column) == members(by_cell)
