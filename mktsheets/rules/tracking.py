@@ -33,28 +33,31 @@ def compute_basic(calc: Calc) -> None:
     goal_keys = goals["id"].map(key_of)
     first = first_index(goal_keys)
     low_by_row = (goals["direction"] == "lower").astype(float)
-    gk = k["goal"].map(key_of)
-    low = gk.map(lambda g: low_by_row.get(first.get(g), 0.0) if g else 0.0).astype(float)
     sales_by_row = (goals["type"] == "sales").astype(float)
-    sales = gk.map(lambda g: sales_by_row.get(first.get(g), 0.0) if g else 0.0).astype(float)
+    gk = k["goal"].map(key_of)
+    # INDEX(...,MATCH(goal,ids,0)): the goal's first row; an unknown or blank goal gives 0
+    rows = list(first.values())
+    low = gk.map(dict(zip(first, low_by_row.reindex(rows).to_numpy()))).fillna(0.0).astype(float)
+    sales = gk.map(dict(zip(first, sales_by_row.reindex(rows).to_numpy()))).fillna(0.0).astype(float)
     has = k["actual"].notna().astype(float)
     week_num = k["week"]
     wkhas = week_num.where(has.astype(bool), 0.0).fillna(0.0)
     comp = completion(k["planned"], k["actual"], low.astype(bool))
     c4 = xround(comp, 4)
     codes = status_codes(c4, calc.s["warn"], calc.s["over"])
-    cal = calc.inputs.calendar.set_index("week")
-    dates = []
-    for w in week_num:
-        if pd.notna(w) and w in cal.index:
-            a, b = from_serial(cal.at[w, "start"]), from_serial(cal.at[w, "end"])
-            dates.append(f"{a.month}/{a.day}~{b.month}/{b.day}")
-        else:
-            dates.append("")
+    cal = calc.inputs.calendar
+    spans = {}
+    for w, start, end in zip(cal["week"], cal["start"], cal["end"]):
+        if w not in spans:
+            a, b = from_serial(start), from_serial(end)
+            spans[w] = f"{a.month}/{a.day}~{b.month}/{b.day}"
+    dates = pd.Series([spans.get(w, "") for w in week_num.tolist()], index=k.index, dtype=object)
+    labels = {c: calc.label(c) for c in codes.unique() if c}
+    labels[""] = ""
     calc.out[SHEET] = pd.DataFrame({
-        "week_dates": pd.Series(dates, index=k.index, dtype=object),
+        "week_dates": dates,
         "completion": comp,
-        "status": codes.map(lambda c: calc.label(c) if c else ""),
+        "status": pd.Series([labels[c] for c in codes.tolist()], index=k.index, dtype=object),
         "repeated": blank_text(np.zeros(len(k), bool), ""),
         "_low": low, "_sales": sales, "_has": has, "_wkhas": wkhas,
         "_status_code": codes,
@@ -99,15 +102,19 @@ def compute_repeated(calc: Calc) -> None:
     warn = calc.s["warn"]
     weeks = calc.layout.weeks
     matrix = tgt[[f"_c{i}" for i in range(1, weeks + 1)]].to_numpy(dtype=float)
-    rows = {r: i for i, r in enumerate(tgt.index)}
-    out = []
-    for g, w in zip(k["goal"].map(key_of), k["week"]):
-        flag = ""
-        if g and pd.notna(w) and g in first and n >= 1 and n <= w <= weeks and float(w).is_integer():
-            vals = matrix[rows[first[g]], int(w) - n:int(w)]
-            if np.all(vals < warn):  # NaN compares False: a week without actuals breaks the run
-                flag = calc.label("yes")
-        out.append(flag)
+    below = matrix < warn  # NaN compares False: a week without actuals breaks the run
+    position = {r: i for i, r in enumerate(tgt.index)}
+    goal_pos = k["goal"].map(key_of).map({g: position[r] for g, r in first.items()}).to_numpy(dtype=float)
+    w = k["week"].to_numpy(dtype=float)
+    flagged = np.zeros(len(k), dtype=bool)
+    if 1 <= n <= weeks:
+        ok = ~np.isnan(goal_pos) & (w >= n) & (w <= weeks) & (w == np.floor(w))
+        at, week = goal_pos[ok].astype(np.int64), w[ok].astype(np.int64)
+        run = np.ones(len(at), dtype=bool)
+        for back in range(1, n + 1):   # weeks w-n+1 .. w, i.e. matrix columns w-n .. w-1
+            run &= below[at, week - back]
+        flagged[np.flatnonzero(ok)[run]] = True
+    out = np.where(flagged, calc.label("yes"), "").astype(object)
     calc.out[SHEET]["repeated"] = pd.Series(out, index=k.index, dtype=object)
 
 
