@@ -59,7 +59,11 @@ def _team(calc: Calc) -> None:
 def _names(calc: Calc) -> None:
     known = {key_of(n) for n in calc.frame("team")["name"].fillna("") if n}
     for sheet, col, severity in NAME_COLUMNS:
-        for row, v in calc.frame(sheet)[col].fillna("").items():
+        values = calc.frame(sheet)[col].fillna("")
+        if sheet != "targets":   # one name per cell: look each distinct text up once
+            unknown = {v for v in pd.unique(values) if v and key_of(v) not in known}
+            values = values[values.isin(unknown)] if unknown else values.iloc[:0]
+        for row, v in values.items():
             # several people may share a cell: 张三、李四
             people = [p for p in re.split(r"[、,，;；/\s]+", v) if p] if sheet == "targets" else [v] if v else []
             for person in people:
@@ -82,7 +86,9 @@ def _goals(calc: Calc) -> None:
         else:
             first[k] = row
     for sheet, col in GOAL_COLUMNS:
-        for row, v in calc.frame(sheet)[col].fillna("").items():
+        values = calc.frame(sheet)[col].fillna("")
+        unknown = {v for v in pd.unique(values) if v and key_of(v) not in first}
+        for row, v in (values[values.isin(unknown)] if unknown else values.iloc[:0]).items():
             if v and key_of(v) not in first:
                 _add(calc, ERROR, sheet, col, row, v, ("“目标”表中的目标编号", "a goal ID on Targets"),
                      ("找不到这个目标编号", "Unknown goal ID"), "unknown-goal")

@@ -94,14 +94,14 @@ def compute(calc: Calc) -> None:
     # ancestors and contribution flags (first occurrence wins, as MATCH does)
     first = first_index(ids)
     parent_of = g["parent"].map(key_of)
-    parent_by_key = {key: parent_of[row] for key, row in first.items()}
-    hasown_by_key = {key: out.at[row, "_hasown"] for key, row in first.items()}
+    parent_by_key = _by_key(first, parent_of)
+    hasown_by_key = _by_key(first, out["_hasown"])
     anc = [parent_of.where(has_id, "")]
     for _ in range(DEPTH - 1):
         anc.append(anc[-1].map(lambda p: parent_by_key.get(p, "") if p else ""))
     # the cells show the parent IDs as typed; matching ignores case like MATCH does
     parent_text = g["parent"].fillna("").astype(object)
-    text_by_key = {key: parent_text[row] for key, row in first.items()}
+    text_by_key = _by_key(first, parent_text)
     shown = parent_text.where(has_id, "")
     out["_p1"] = shown
     for i in range(2, DEPTH + 1):
@@ -291,3 +291,8 @@ def formulas(L: Layout) -> dict[str, callable]:
                           f'{c("_w", r)}*{c("completion", r)})')
     f["_wt"] = lambda r: f'IF(OR({c("completion", r)}="",{c("_lvl", r)}=""),0,{c("_w", r)})'
     return f
+
+
+def _by_key(first: dict[str, int], values: pd.Series) -> dict:
+    """key -> the value on the key's first row (one look-up for all keys, not one per key)."""
+    return dict(zip(first, values.reindex(list(first.values())).tolist()))
