@@ -307,10 +307,10 @@ class _SheetEdits:
         return found
 
     def _fill_window(self, number: int) -> None:
-        """Make the column writes' cell tails of rows number .. up to number + _WINDOW - 1."""
+        """Make the column writes' cell tails of rows from number on, about _WINDOW_CELLS of them."""
         # The window ends where a column write starts or ends, so that inside it every
         # write covers every row or none: the rows are then the columns transposed, in C.
-        stop = min(number + _WINDOW, MAX_ROW + 1)
+        stop = min(number + max(64, _WINDOW_CELLS // len(self.plans)), MAX_ROW + 1)
         for plan in self.plans:
             if plan.first > number:
                 stop = min(stop, plan.first)
@@ -338,7 +338,7 @@ def _mark_range(marks: bytearray, first: int, last: int) -> None:
         marks[first >> 3: (last >> 3) + 1] = b"\xff" * ((last >> 3) - (first >> 3) + 1)
 
 
-_WINDOW = 2048  # rows of column-write cells made at a time
+_WINDOW_CELLS = 16384  # column-write cells made at a time (a few MiB)
 _SENTINEL_ROWS = (1_048_573, 1_048_447)  # rows no real formula names as a literal number
 
 
