@@ -8,7 +8,8 @@ serial numbers, exactly what the formulas see.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from . import parsing
 from .layout import Layout
 from .period import Quarter, calendar, parse_quarter, period_code
 from .problems import ERROR, NOTE, ProblemList
-from .rules.base import from_serial, to_serial
+from .rules.base import EXCEL_EPOCH, from_serial, to_serial
 from .schema import Template
 
 # Beyond these magnitudes a number is no amount, share or score anyone means (Excel keeps 15 digits): its
@@ -73,6 +74,19 @@ class Inputs:
 
 # ----------------------------------------------------------------- cells
 
+# True: column() parses the ordinary cells in bulk and sends only the others through cell();
+# False: every cell goes through cell(), the reference the bulk path must agree with exactly.
+FAST = True
+
+_NONE, _STR, _FLOAT, _INT, _DATE, _OTHER = range(6)
+# Exact types only: bool (an int) and subclasses such as pandas' Timestamp take the per-cell path.
+_TYPE_KIND = {type(None): _NONE, str: _STR, float: _FLOAT, int: _INT, np.float64: _FLOAT,
+              date: _DATE, datetime: _DATE}
+_EXACT_INT = 2 ** 53
+_EPOCH_ORDINAL = EXCEL_EPOCH.toordinal()
+_toordinal = date.toordinal       # the day of a datetime too, as parse_date's v.date() keeps it
+
+
 def _say(lang: str, zh: str, en: str) -> str:
     return zh if lang == "zh" else en
 
@@ -89,14 +103,139 @@ class _CellReader:
         name = sl.name
         header = self.t.sheet(sheet).column(key).header(self.layout.lang) if sheet in {
             s.key for s in self.t.sheets} else key
+        where = (sheet, key)
+        if FAST:
+            return self._column_fast(name, letter, header, col_type, values, list_key, where)
         out = []
         for row, raw in values.items():
             cell = f"{letter}{row}"
-            out.append(self.cell(name, cell, header, col_type, raw, list_key, (sheet, key)))
+            out.append(self.cell(name, cell, header, col_type, raw, list_key, where))
         kind = "text" if col_type in {"text", "code", "period"} else "num"
         if kind == "text":
             return pd.Series(out, index=values.index, dtype=object)
         return pd.Series(out, index=values.index, dtype=float)
+
+    def _column_fast(self, name, letter, header, col_type, values: pd.Series, list_key, where):
+        """column(), with the ordinary cells done in bulk: same values, same problems, same order.
+
+        Ordinary cells are the ones the per-cell path files no problem for: blanks (None), plain
+        numbers the column takes as they are, date objects in date columns, and strings that parse
+        without a problem (each distinct string is parsed once, by cell() itself, off the record).
+        Every other cell goes through cell() in row order, so the problems come out as before.
+        """
+        text_like = col_type in {"text", "code", "period"}
+        raw = values.to_numpy(dtype=object)
+        n = len(raw)
+        if text_like:
+            out = np.full(n, "", dtype=object)
+        else:
+            out = np.full(n, np.nan)
+        done = np.zeros(n, dtype=bool)
+        if pd.api.types.infer_dtype(raw, skipna=False) == "string":     # all text: no need to look
+            kinds = np.full(n, _STR, dtype=np.int8)
+        else:
+            kinds = np.fromiter(map(_TYPE_KIND.get, map(type, raw), repeat(_OTHER)), dtype=np.int8, count=n)
+        done[kinds == _NONE] = True                     # None: blank, silently, in every column type
+
+        strings = np.flatnonzero(kinds == _STR)
+        if len(strings):
+            codes, uniques = pd.factorize(raw[strings])
+            parsed, ok = self._quiet_values(name, header, col_type, uniques, list_key, where)
+            good = ok[codes]
+            at = strings[good]
+            out[at] = parsed[codes[good]]
+            done[at] = True
+
+        if not text_like:
+            numbers = np.flatnonzero((kinds == _FLOAT) | (kinds == _INT))
+            if len(numbers):
+                value, ok = self._plain_numbers(col_type, raw[numbers], kinds[numbers] == _INT, where)
+                out[numbers[ok]] = value[ok]
+                done[numbers[ok]] = True
+            if col_type == "date":
+                days = np.flatnonzero(kinds == _DATE)
+                if len(days):
+                    ordinals = np.fromiter(map(_toordinal, raw[days]), dtype=np.int64, count=len(days))
+                    value = (ordinals - _EPOCH_ORDINAL).astype(float)
+                    ok = ~(value < 0) if where in NON_NEGATIVE else np.ones(len(days), dtype=bool)
+                    out[days[ok]] = value[ok]
+                    done[days[ok]] = True
+
+        slow = np.flatnonzero(~done)
+        if len(slow):
+            rows = values.index[slow].tolist()
+            for i, row in zip(slow.tolist(), rows):
+                out[i] = self.cell(name, f"{letter}{row}", header, col_type, raw[i], list_key, where)
+        return pd.Series(out, index=values.index, dtype=object if text_like else float)
+
+    def _quiet_values(self, name, header, col_type, uniques, list_key, where):
+        """(values, ok) for distinct strings: ok where cell() files no problem for the string.
+
+        cell() depends on the cell's address only for the problems it files, so a string it
+        parses without a problem parses the same, without a problem, in every cell of the column.
+        """
+        text_like = col_type in {"text", "code", "period"}
+        m = len(uniques)
+        values = np.full(m, "", dtype=object) if text_like else np.full(m, np.nan)
+        ok = np.zeros(m, dtype=bool)
+        if col_type == "text":       # what cell() does for a str in a text column, without the calls
+            key = where in KEY_COLUMNS
+            for j, s in enumerate(uniques.tolist()):
+                v = parsing.clean_str(s)
+                if v is not None and not (key and s != s.strip()):   # spaces: cell() notes them
+                    values[j], ok[j] = v, True
+            return values, ok
+        real, scratch = self.p, ProblemList(lang=self.p.lang)
+        self.p = scratch
+        try:
+            for j, s in enumerate(uniques.tolist()):
+                scratch.items.clear()
+                scratch._seen.clear()          # else a problem met before would not show again
+                v = self.cell(name, "", header, col_type, s, list_key, where)
+                if not scratch.items:
+                    values[j] = v
+                    ok[j] = True
+        finally:
+            self.p = real
+        return values, ok
+
+    def _plain_numbers(self, col_type, objs: np.ndarray, is_int: np.ndarray, where):
+        """(values, ok) for int/float cells: ok where cell() would take the number without a problem.
+
+        Mirrors cell() and _parse() for plain numbers; a cell that would get a note or an error
+        (out of range, negative, a share typed as a whole percent, a month.day date...) is not ok.
+        """
+        try:
+            x = objs.astype(float)
+        except OverflowError:          # an int too large for a float: such cells are never ok
+            x = np.array([v if not isinstance(v, int) or abs(v) < _EXACT_INT else np.inf for v in objs.tolist()],
+                         dtype=float)
+        with np.errstate(invalid="ignore"):
+            blank = np.isnan(x)
+            # ints beyond 2**53 do not convert exactly: to cell() with them
+            ok = np.isfinite(x) & ~(is_int & (np.abs(x) >= _EXACT_INT))
+            value = x
+            if col_type == "date":
+                serial = np.floor(x)
+                ok &= ((serial >= 1) & (serial <= parsing._EXCEL_MAX_SERIAL)
+                       & (serial != parsing._EXCEL_FAKE_LEAP_DAY) & ((x == serial) | (x >= 13)))
+                value = serial + (serial < parsing._EXCEL_FAKE_LEAP_DAY)
+            elif col_type == "week":
+                ok &= (x >= 1) & (x <= parsing._MAX_WEEK) & (x == np.floor(x))
+            elif col_type in {"number", "money", "int", "score", "percent", "share"}:
+                ok &= (x == 0) | ((np.abs(x) >= MIN_MAGNITUDE) & (np.abs(x) <= MAX_MAGNITUDE))
+                if col_type == "int":
+                    ok &= x == np.floor(x)
+                elif col_type == "score":
+                    ok &= (x >= 0) & (x <= 100)
+                elif col_type == "share":
+                    ok &= ~((x > 1) & (x <= 100))     # read as a percent, with a note
+            else:
+                ok[:] = False
+            if where in NON_NEGATIVE:
+                ok &= ~(value < 0)
+            ok |= blank
+        return np.where(blank, np.nan, value), ok
 
     def cell(self, sheet_name: str, cell: str, header: str, col_type: str, raw, list_key, where):
         """One value, parsed; on failure a problem and a blank."""

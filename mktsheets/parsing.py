@@ -162,6 +162,20 @@ def clean_text(v: Any) -> str | None:
     raise ParseError(v, "文本", "text")
 
 
+def clean_str(s: str) -> str | None:
+    """clean_text() of a str, folding it once instead of twice: "" when blank, None for a formula error.
+
+    For the bulk path of whole columns, which meets the same strings over and over; is_formula_error()
+    comes first, as in the per-cell reading of a cell (no string is both a blank and an error).
+    """
+    key = _fold(s)
+    if key in _ERROR_KEYS:
+        return None
+    if key in _BLANK_KEYS:
+        return ""
+    return _trim(s)
+
+
 # ---------------------------------------------------------------------------
 # Numbers and percentages
 # ---------------------------------------------------------------------------
