@@ -200,6 +200,7 @@ class _StyleNames(dict):
 
 
 _PIECE_REF = re.compile(rb'r="([A-Z]{1,3})[0-9]+"')
+_AFTER_STYLE = frozenset(b"> /")  # what may follow s="7" in a cell's start tag
 _REF_PREFIX = [b'r="' + letters for letters in _COL_BYTES]
 
 
@@ -271,7 +272,10 @@ class _SheetEdits:
         self.columns = sorted({(c, letters) for c, letters in self.cell_columns}
                               | {(plan.col, plan.letters) for plan in self.plans})
         self._window_first = self._window_stop = 0
-        self._window: list[list[tuple[int, bytes]]] = []
+        self._window_cols: tuple[int, ...] = ()
+        self._window_heads: tuple[bytes | None, ...] = ()
+        self.styles: dict[int, bytes] = {}  # col -> the s attribute its last rewritten cell had
+        self._window: list[tuple[bytes, ...]] = []
 
     def edited(self, number: int) -> bool:
         """Whether row number has edits."""
@@ -293,21 +297,38 @@ class _SheetEdits:
         return found
 
     def row(self, number: int) -> list[tuple[int, CellWrite | bytes]]:
-        """The edits of row number by column: a CellWrite, or the finished tail of a column write's cell."""
-        found: list[tuple[int, CellWrite | bytes]] = []
+        """The edits of row number by column: a CellWrite, or the tail of a column write's cell
+        (what follows ``<c r=".." s=".."``)."""
+        cols, writes, heads = self.row_split(number)
+        return [(col, write if head is None else write[len(head) + len(_REF_PREFIX[col]) + len(str(number)) + 1:])
+                for col, write, head in zip(cols, writes, heads)]
+
+    def row_split(self, number: int) -> tuple[tuple[int, ...], tuple[CellWrite | bytes, ...], tuple[bytes | None, ...]]:
+        """The edited columns of row number (in order), their writes, and for each the style
+        attribute (' s="7"') its write already starts with after the reference, else None.
+
+        A column write whose column showed one style on the rows before comes as the whole
+        cell after "<c " (``r="H5" s="7">...``); the others as the tail after the style.
+        """
+        cols: tuple[int, ...] = ()
+        writes: tuple[CellWrite | bytes, ...] = ()
+        heads: tuple[bytes | None, ...] = ()
         if self.plans:
             if not self._window_first <= number < self._window_stop:
                 self._fill_window(number)
-            found = self._window[number - self._window_first]
+            cols, writes, heads = self._window_cols, self._window[number - self._window_first], self._window_heads
         if self.cells:
             get, suffix = self.cells.get, str(number)
-            single = [(col, write) for col, letters in self.cell_columns if (write := get(letters + suffix)) is not None]
+            single = [(col, write, None) for col, letters in self.cell_columns
+                      if (write := get(letters + suffix)) is not None]
             if single:
-                found = sorted([*found, *single], key=_by_column)
-        return found
+                merged = sorted([*zip(cols, writes, heads), *single], key=_by_column)
+                cols, writes, heads = (tuple(c for c, _, _ in merged), tuple(w for _, w, _ in merged),
+                                       tuple(h for _, _, h in merged))
+        return cols, writes, heads
 
     def _fill_window(self, number: int) -> None:
-        """Make the column writes' cell tails of rows from number on, about _WINDOW_CELLS of them."""
+        """Make the column writes' cells of rows from number on, about _WINDOW_CELLS of them."""
         # The window ends where a column write starts or ends, so that inside it every
         # write covers every row or none: the rows are then the columns transposed, in C.
         stop = min(number + max(64, _WINDOW_CELLS // len(self.plans)), MAX_ROW + 1)
@@ -316,9 +337,22 @@ class _SheetEdits:
                 stop = min(stop, plan.first)
             elif plan.last >= number:
                 stop = min(stop, plan.last + 1)
-        columns = [[(plan.col, tail) for tail in plan.tails(number, stop, self.prefix)]
-                   for plan in self.plans if plan.first <= number <= plan.last]  # in column order
-        self._window = list(zip(*columns)) if columns else [()] * (stop - number)
+        active = [plan for plan in self.plans if plan.first <= number <= plan.last]  # in column order
+        columns, heads = [], []
+        for plan in active:
+            tails = plan.tails(number, stop, self.prefix)
+            style = self.styles.get(plan.col)
+            if style is None:
+                heads.append(None)
+            else:  # the style the column had so far: the whole cell, checked against the old one
+                head = b' s="%s"' % style
+                ref = b'r="' + _COL_BYTES[plan.col] + b'%d"' + head
+                tails = [ref % r + tail for r, tail in zip(range(number, stop), tails)]
+                heads.append(head)
+            columns.append(tails)
+        self._window_cols = tuple(plan.col for plan in active)
+        self._window_heads = tuple(heads)
+        self._window = list(zip(*columns)) if active else [()] * (stop - number)
         self._window_first, self._window_stop = number, stop
 
 
@@ -1276,13 +1310,17 @@ class _SheetPatcher:
 
     def _row(self, number: int, open_tag: bytes, body: bytes, close: bytes) -> bytes:
         """One existing row, rewritten if it has edits or dependents of a dissolved shared formula."""
-        edits = self.edits.row(number) if self.edits.edited(number) else None
-        if edits is None and not (self.shared and _ATTR_SHARED.search(body)):
-            self._pass_through(number, body)
-            return open_tag + body + close
-        fast = self._replace_in_place(number, body, edits) if edits else None
-        if fast is not None:
-            return open_tag + fast + close
+        if self.edits.edited(number):
+            edit_cols, writes, heads = self.edits.row_split(number)
+            fast = self._replace_in_place(number, body, edit_cols, writes, heads) if edit_cols else None
+            if fast is not None:
+                return open_tag + fast + close
+            edits = self.edits.row(number)
+        else:
+            if not (self.shared and _ATTR_SHARED.search(body)):
+                self._pass_through(number, body)
+                return open_tag + body + close
+            edits = None
         lead, cells, cols = self._cells(body, number)
         lead, first, last, inserted = self._apply(number, lead, cells, cols, edits or [])
         if first:
@@ -1318,7 +1356,8 @@ class _SheetPatcher:
             if col in self.tracked:
                 self.above[col] = text
 
-    def _replace_in_place(self, number: int, body: bytes, edits: list[tuple[int, CellWrite | bytes]]) -> bytes | None:
+    def _replace_in_place(self, number: int, body: bytes, cols: tuple[int, ...],
+                          writes: tuple[CellWrite | bytes, ...], heads: tuple[bytes | None, ...]) -> bytes | None:
         """The new row body when every edited cell exists as <c r="..." ...>, else None."""
         # The common case of a recalc, done without tokenizing the other cells: the row is
         # split at each "<c " and the edited cells are found at the piece they were in the
@@ -1326,7 +1365,7 @@ class _SheetPatcher:
         # cell, a deletion, unusual markup or a shared formula leave the row to the general
         # path, which redoes it whole (what was noted so far, the styles above and the
         # calc-chain flag, it notes again the same way).
-        if self.shared or len(edits) != len(self.tracked) or b"shared" in body:
+        if self.shared or len(cols) != len(self.tracked) or b"shared" in body:
             return None  # shared formulas: the general path rewrites their dependents
         t = self.t
         pieces = body.split(t.cell_sep)
@@ -1337,9 +1376,9 @@ class _SheetPatcher:
         last = _PIECE_REF.match(pieces[-1])
         if not (first and last):
             return None
-        close, above, styles, slots = t.cell_close, self.above, self.style_bytes, self.slots
+        close, above, styles, slots, seen = t.cell_close, self.above, self.style_bytes, self.slots, self.edits.styles
         numq = b'%d"' % number
-        for col, write in edits:
+        for col, write, head in zip(cols, writes, heads):
             ref = _REF_PREFIX[col] + numq
             k = slots.get(col, 0)
             if k >= count or not pieces[k].startswith(ref):
@@ -1365,12 +1404,20 @@ class _SheetPatcher:
                     end += len(close)
             if type(write) is bytes:
                 at = len(ref)
+                if head is not None:
+                    if piece.startswith(head, at) and piece[at + len(head)] in _AFTER_STYLE:
+                        above[col] = write  # the cell as made, with the style it had
+                        pieces[k] = write if end == len(piece) else write + piece[end:]
+                        continue
+                    write = write[at + len(head):]
                 if piece.startswith(b' s="', at) and piece.find(b'"', at + 4) == gt - 1:
-                    new = ref + b' s="' + styles[piece[at + 4: gt - 1]] + b'"' + write
+                    style = seen[col] = styles[piece[at + 4: gt - 1]]
+                    new = ref + b' s="' + style + b'"' + write
                 else:
                     s_at = piece.find(b' s="', 0, gt)
                     if s_at >= 0:
-                        new = ref + b' s="' + styles[piece[s_at + 4: piece.find(b'"', s_at + 4)]] + b'"' + write
+                        style = seen[col] = styles[piece[s_at + 4: piece.find(b'"', s_at + 4)]]
+                        new = ref + b' s="' + style + b'"' + write
                     else:
                         new = ref + write
             else:
