@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import parsing
 from .compute import compute, helper_keys
 from .layout import col_letter
 from .model import Inputs, parse
@@ -83,25 +82,21 @@ def _overwritten(loaded: Loaded, calc: Calc) -> None:
     t = loaded.template
     for key in DATA_SHEETS:
         sl = loaded.layout.sheet(key)
-        grid = loaded.grids.get(key, [])
-        formulas = loaded.formula_cells.get(key, set())
+        found: dict[str, list[tuple[int, object]]] = {}
+        for ckey, r, v in loaded.typed_in_computed.get(key, ()):
+            if sl.first <= r <= sl.last:
+                found.setdefault(ckey, []).append((r, v))
         computed = [c for c in t.sheet(key).columns if not c.is_input]
         computed_keys = [c.key for c in computed] + list(helper_keys(key, loaded.layout.weeks))
         missing = set(loaded.missing_columns.get(key, ()))
         for ckey in computed_keys:
-            if ckey in missing:
+            if ckey in missing or ckey not in found:
                 continue
-            ci = sl.columns[ckey]
-            letter = col_letter(ci)
-            for r in sl.rows:
+            letter = col_letter(sl.columns[ckey])
+            for r, v in sorted(found[ckey], key=lambda rv: rv[0]):
                 a1 = f"{letter}{r}"
-                if a1 in formulas:
-                    continue
-                row = grid[r - 1] if r - 1 < len(grid) else []
-                v = row[ci] if ci < len(row) else None
-                if not parsing.is_blank(v):
-                    header = t.sheet(key).column(ckey).header(loaded.lang) if not ckey.startswith("_") else ckey
-                    calc.problems.add(WARNING, sl.name, a1, v, calc.say("公式", "a formula"),
-                                      (f"“{header}”是公式列，手填的值会在重算时被公式替换",
-                                       f"'{header}' is a formula column; recalc puts the formula back"),
-                                      "overwritten")
+                header = t.sheet(key).column(ckey).header(loaded.lang) if not ckey.startswith("_") else ckey
+                calc.problems.add(WARNING, sl.name, a1, v, calc.say("公式", "a formula"),
+                                  (f"“{header}”是公式列，手填的值会在重算时被公式替换",
+                                   f"'{header}' is a formula column; recalc puts the formula back"),
+                                  "overwritten")

@@ -1,25 +1,26 @@
 """Read a filled workbook: find sheets by name and columns by header, in any order.
 
-Values come from python-calamine (fast, and it returns the cached value of any
-formula); which cells hold formulas comes from a streaming scan of the sheet XML.
-Works on files saved by Excel, WPS (wrong <dimension>), LibreOffice and openpyxl.
+Each data sheet is read in one streaming pass over its XML (mktsheets.sheetscan): the first rows
+whole, to find the header, then only the input columns' values, the cells of computed columns
+that hold a typed value instead of their formula, and the last row that holds a formula. Settings
+and Checks are small and read whole. Works on files saved by Excel, WPS (wrong <dimension>),
+LibreOffice and openpyxl.
 """
 from __future__ import annotations
 
-import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from pathlib import Path, PurePosixPath
 
+import numpy as np
 import pandas as pd
 from defusedxml import ElementTree as SafeET
-from python_calamine import CalamineWorkbook
 
-from . import parsing
+from . import parsing, sheetscan
 from .compute import helper_keys
 from .generate import (CAL_ROWS, MIN_WEEKS, PROPERTY_LANG, PROPERTY_TEMPLATE, PROPERTY_VERSION)
-from .layout import Layout, SheetLayout, col_index, col_letter
+from .layout import Layout, SheetLayout, col_letter
 from .period import parse_quarter
 from .problems import ERROR, NOTE, WARNING, ProblemList
 from .schema import Template, load_template, normalise_label
@@ -30,7 +31,6 @@ if TYPE_CHECKING:  # model imports the reader's neighbours; only the type is nee
 
 DATA_SHEETS = ("team", "targets", "tracking", "evaluation", "incentives", "review")
 HEADER_SEARCH_ROWS = 15
-_CELL_REF = re.compile(r"([A-Z]+)(\d+)")
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 
@@ -50,9 +50,11 @@ class Loaded:
     raw: "RawBook"
     problems: ProblemList
     sheet_parts: dict[str, str]                         # sheet key -> zip part of its XML
-    formula_cells: dict[str, set[str]] = field(default_factory=dict)   # sheet key -> A1 refs with a formula
-    grids: dict[str, list[list]] = field(default_factory=dict)          # sheet key -> values (row-major)
+    grids: dict[str, list[list]] = field(default_factory=dict)          # settings, checks -> values (row-major)
     missing_columns: dict[str, list[str]] = field(default_factory=dict)
+    # data sheet key -> (column key, row, value) of computed/helper cells from the first data row on that
+    # hold a non-blank value and no formula, in file order (api._overwritten keeps those in the data rows)
+    typed_in_computed: dict[str, list[tuple[str, int, object]]] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------- package scan
@@ -85,68 +87,6 @@ def _normalise_part(part: str) -> str:
         elif p not in ("", "."):
             parts.append(p)
     return "/".join(parts)
-
-
-_TOKEN = re.compile(
-    rb"<(?:[A-Za-z][\w.-]*:)?(?:(row)\b([^>]*?)/?>|c\b([^>]*?)(?:/>|>(.*?)</(?:[A-Za-z][\w.-]*:)?c>))", re.S)
-_ATTR_R = re.compile(rb'\br="([A-Z]+)?(\d+)?"')
-_ATTR_T_ERROR = re.compile(rb'\bt="e"')
-_HAS_F = re.compile(rb"<(?:[A-Za-z][\w.-]*:)?f[\s>/]")
-_VALUE = re.compile(rb"<(?:[A-Za-z][\w.-]*:)?v>([^<]*)</")
-_ROW_END = re.compile(rb"</(?:[A-Za-z][\w.-]*:)?row>|<(?:[A-Za-z][\w.-]*:)?row\b[^>]*/>")
-_CHUNK = 1 << 20
-# A number calamine cannot turn into a date if its cell is date-formatted (|days| beyond ~1e11 panics in chrono)
-_HUGE_NUMBER = re.compile(rb"<(?:[A-Za-z][\w.-]*:)?v>\s*-?(?:\d{12,}|\d*\.?\d+[eE]\+?(?:1[1-9]|[2-9]\d|\d{3}))")
-
-
-def _scan_cells(zf: zipfile.ZipFile, part: str) -> tuple[set[str], dict[str, str], bool]:
-    """A1 refs of the cells that hold a formula, the cells that hold an error value (#DIV/0!…),
-    and whether any cell holds a number too large for calamine's date conversion.
-
-    Streams the sheet XML in chunks of whole rows (calamine reads error cells as blanks,
-    and tells nothing about formulas). Rows and cells without an r attribute are numbered
-    implicitly, as Excel does.
-    """
-    out: set[str] = set()
-    errors: dict[str, str] = {}
-    huge = False
-    row_num, col_num = 0, -1
-    buf = b""
-    with zf.open(part) as fh:
-        while True:
-            chunk = fh.read(_CHUNK)
-            buf += chunk
-            cut = len(buf)
-            if chunk:
-                ends = list(_ROW_END.finditer(buf, max(0, len(buf) - _CHUNK - 64)))
-                if not ends:
-                    continue
-                cut = ends[-1].end()
-            for m in _TOKEN.finditer(buf, 0, cut):
-                if m.group(1):                       # <row ...>
-                    r = _ATTR_R.search(m.group(2))
-                    row_num = int(r.group(2)) if r and r.group(2) else row_num + 1
-                    col_num = -1
-                    continue
-                attrs, body = m.group(3), m.group(4) or b""
-                r = _ATTR_R.search(attrs)
-                if r and r.group(1):
-                    col_num = col_index(r.group(1).decode())
-                    if r.group(2):
-                        row_num = int(r.group(2))
-                else:
-                    col_num += 1
-                if _HAS_F.search(body):
-                    out.add(f"{col_letter(col_num)}{row_num}")
-                if _ATTR_T_ERROR.search(attrs):
-                    v = _VALUE.search(body)
-                    errors[f"{col_letter(col_num)}{row_num}"] = (v.group(1).decode("utf-8", "replace")
-                                                                 if v and v.group(1) else "#VALUE!")
-            huge = huge or bool(_HUGE_NUMBER.search(buf, 0, cut))
-            buf = buf[cut:]
-            if not chunk:
-                break
-    return out, errors, huge
 
 
 def _custom_properties(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -235,77 +175,66 @@ def read_workbook(path: str | Path, template: Template | None = None) -> Loaded:
             raise NotAWorkbook(
                 "缺少工作表 " + "、".join(s.zh for s in missing) + "（可用 mktsheets new 生成新模板）",
                 "missing sheets " + ", ".join(s.en for s in missing) + " (mktsheets new makes a fresh one)")
-        scans = {key: _scan_cells(zf, parts[name]) for key, name in found.items()
-                 if key in DATA_SHEETS or key in ("settings", "dashboard", "checks")}
-        formula_cells = {key: scan[0] for key, scan in scans.items()}
-        error_cells = {key: scan[1] for key, scan in scans.items()}
-        huge = {key for key, scan in scans.items() if scan[2]}
-    book = CalamineWorkbook.from_path(str(path))
-    grids = {key: _grid(book, path, name, key in huge) for key, name in found.items()
-             if key not in ("guide", "dashboard")}
-    for key, errors in error_cells.items():   # put the error text back where calamine left a blank
-        grid = grids.get(key)
-        for a1, text in errors.items() if grid is not None else ():
-            m = _CELL_REF.match(a1)
-            r, c = int(m.group(2)) - 1, col_index(m.group(1))
-            if r < len(grid) and c < len(grid[r]) and grid[r][c] in ("", None):
-                grid[r][c] = text
-    loaded_parts = {key: parts[name] for key, name in found.items()}
+        info = sheetscan.load_book(zf)
+        grids = {key: sheetscan.read_grid(zf, parts[found[key]], info) for key in ("settings", "checks")
+                 if key in found}
+        loaded_parts = {key: parts[name] for key, name in found.items()}
 
-    settings_grid = grids["settings"]
-    setting_rows, values, tables, table_cells, cal_first = _read_settings(template, settings_grid, lang, problems,
-                                                                          found["settings"])
-    quarter = parse_quarter(values.get("period"))
-    weeks = MIN_WEEKS
-    sheets: dict[str, SheetLayout] = {}
-    frames: dict[str, pd.DataFrame] = {}
-    missing_cols: dict[str, list[str]] = {}
-    for s in template.sheets:
-        name = found.get(s.key, s.name(lang))
-        sl = SheetLayout(name=name)
-        sheets[s.key] = sl
-        if not s.columns or s.key == "checks":
-            sl.columns = {c.key: i for i, c in enumerate(s.columns)}
-            continue
-        grid = grids[s.key]
-        accepted = {normalise_label(h): c.key for c in s.columns for h in c.accepted_headers()}
-        hr = _header_row(grid, accepted)
-        header = grid[hr] if grid else []
-        cols, absent = _columns(template, s.key, header, weeks)
-        width = max(len(header), max(cols.values(), default=-1) + 1)
-        for k in absent:          # computed/helper columns the file lacks are added at the end
-            cols[k] = width
-            width += 1
-        sl.columns = cols
-        sl.header_row = hr + 1
-        sl.first = hr + 2
-        absent_inputs = [k for k in absent if s.column(k).is_input] if s.columns else []
-        absent_inputs = [k for k in absent_inputs if k in {c.key for c in s.columns}]
-        for k in absent_inputs:
-            col = s.column(k)
-            problems.add(ERROR if s.key != "incentives" else WARNING, name, f"{col_letter(cols[k])}{sl.header_row}",
-                         "", col.header(lang), (f"找不到“{col.header('zh')}”列", f"Column '{col.header('en')}' not found"),
-                         "missing-column")
-        missing_cols[s.key] = absent
-        data = grid[hr + 1:]
-        input_idx = {c.key: cols[c.key] for c in s.input_columns if c.key not in absent_inputs}
-        formulas = formula_cells.get(s.key, set())
-        last = _last_row(data, input_idx.values(), sl.first, formulas)
-        sl.last = max(last, sl.first)
-        rows = []
-        for r in range(sl.first, sl.last + 1):
-            row = data[r - sl.first] if r - sl.first < len(data) else []
-            rows.append({k: (row[i] if i < len(row) else None) for k, i in input_idx.items()})
-        frame = pd.DataFrame(rows, index=range(sl.first, sl.last + 1), columns=list(input_idx), dtype=object)
-        for k in absent_inputs:
-            frame[k] = None
-        frames[s.key] = frame
+        setting_rows, values, tables, table_cells, cal_first = _read_settings(template, grids["settings"], lang,
+                                                                              problems, found["settings"])
+        quarter = parse_quarter(values.get("period"))
+        weeks = MIN_WEEKS
+        sheets: dict[str, SheetLayout] = {}
+        frames: dict[str, pd.DataFrame] = {}
+        missing_cols: dict[str, list[str]] = {}
+        typed: dict[str, list[tuple[str, int, object]]] = {}
+        last_formula: dict[str, int] = {}
+        for s in template.sheets:
+            name = found.get(s.key, s.name(lang))
+            sl = SheetLayout(name=name)
+            sheets[s.key] = sl
+            if not s.columns or s.key == "checks":
+                sl.columns = {c.key: i for i, c in enumerate(s.columns)}
+                continue
+            reader = sheetscan.SheetReader(zf, parts[name], info)
+            head = reader.head(HEADER_SEARCH_ROWS)
+            accepted = {normalise_label(h): c.key for c in s.columns for h in c.accepted_headers()}
+            hr = _header_row(head, accepted)
+            header = head[hr] if hr < len(head) else []
+            cols, absent = _columns(template, s.key, header, weeks)
+            sl.header_row = hr + 1
+            sl.first = hr + 2
+            absent_inputs = [k for k in absent if k in {c.key for c in s.columns} and s.column(k).is_input]
+            input_idx = {c.key: cols[c.key] for c in s.input_columns if c.key not in absent_inputs}
+            computed_keys = [c.key for c in s.columns if not c.is_input] + list(helper_keys(s.key, weeks))
+            scan = reader.scan(sl.first, {i: k for k, i in input_idx.items()},
+                               {cols[k]: k for k in computed_keys if k not in absent}, width=bool(absent))
+            width = max(scan.width, max(cols.values(), default=-1) + 1)
+            for k in absent:          # computed/helper columns the file lacks are added at the end
+                cols[k] = width
+                width += 1
+            sl.columns = cols
+            for k in absent_inputs:
+                col = s.column(k)
+                problems.add(ERROR if s.key != "incentives" else WARNING, name, f"{col_letter(cols[k])}{sl.header_row}",
+                             "", col.header(lang), (f"找不到“{col.header('zh')}”列", f"Column '{col.header('en')}' not found"),
+                             "missing-column")
+            missing_cols[s.key] = absent
+            # the last row that holds any input value (formatted-but-empty rows do not count), or
+            # a formula: pre-formatted rows that already carry formulas stay live for recalc
+            sl.last = max(scan.last_value_row(parsing.is_blank), scan.last_formula, sl.first)
+            frame = _frame(scan.values, list(input_idx), sl.first, sl.last)
+            for k in absent_inputs:
+                frame[k] = None
+            frames[s.key] = frame
+            typed[s.key] = [(k, r, v) for k, r, v in scan.typed if not parsing.is_blank(v)]
+            last_formula[s.key] = scan.last_formula
+            del scan, reader
     follows = sheets["incentives"]
     team = sheets["team"]
     # Incentives row i follows Team row i; its pre-formatted rows that carry formulas stay live
     # (and get cached values) even below the last filled Team row, as on the other sheets.
-    inc_formula_rows = [int(_CELL_REF.match(a).group(2)) for a in formula_cells.get("incentives", ())]
-    extra = max(inc_formula_rows, default=0) - (follows.first + (team.last - team.first))
+    extra = last_formula["incentives"] - (follows.first + (team.last - team.first))
     if extra > 0:
         team.last += extra
         tf = frames["team"].reindex(range(team.first, team.last + 1))
@@ -317,55 +246,24 @@ def read_workbook(path: str | Path, template: Template | None = None) -> Loaded:
     layout = Layout(template, lang, sheets, weeks=weeks, months=quarter.months if quarter else (),
                     setting_rows=setting_rows, calendar_first=cal_first, calendar_len=CAL_ROWS)
     raw = RawBook(lang, values, {k: f"B{r}" for k, r in setting_rows.items()}, tables, table_cells, frames)
-    return Loaded(path, template, lang, layout, raw, problems, loaded_parts, formula_cells, grids, missing_cols)
+    return Loaded(path, template, lang, layout, raw, problems, loaded_parts, grids, missing_cols, typed)
 
 
-def _grid(book: CalamineWorkbook, path: Path, name: str, huge_numbers: bool = False) -> list[list]:
-    """A sheet's values, row-major from A1.
+def _frame(values: dict[str, list], keys: list[str], first: int, last: int) -> pd.DataFrame:
+    """The input columns' values of rows first..last as an object DataFrame indexed by row.
 
-    calamine panics (a BaseException, not an Exception, and a Rust backtrace on stderr) on a
-    date-formatted cell whose number is no date (e.g. -1e308): a sheet with such numbers is read
-    with openpyxl instead, which gives those cells as #VALUE! (what Excel shows as ####), so they
-    become a problem of their cell.
+    Filled column by column into one block, each list emptied as soon as it is copied: a column
+    can be a million items, and a DataFrame built from a dict of lists holds them three times.
     """
-    if not huge_numbers:
-        try:
-            return book.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        except BaseException as e:  # noqa: BLE001 - pyo3_runtime.PanicException derives from BaseException
-            if type(e).__name__ != "PanicException":
-                raise
-    import datetime
-    import warnings
-
-    import openpyxl
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wb = openpyxl.load_workbook(path, data_only=True, read_only=True)
-        try:
-            ws = wb[name]
-            ws.reset_dimensions()           # WPS writes a wrong <dimension>
-            rows = [[v.date() if isinstance(v, datetime.datetime) and v.time() == datetime.time() else v
-                     for v in row] for row in ws.iter_rows(values_only=True)]
-        finally:
-            wb.close()
-    return rows
-
-
-def _last_row(data: list[list], input_cols, first: int, formulas: set[str]) -> int:
-    """Last row that holds any input value (formatted-but-empty rows do not count)."""
-    input_cols = list(input_cols)
-    last = first - 1
-    for i in range(len(data) - 1, -1, -1):
-        row = data[i]
-        if any(j < len(row) and not parsing.is_blank(row[j]) for j in input_cols):
-            last = first + i
-            break
-    # keep the pre-formatted rows that already carry formulas, so recalc keeps them live
-    formula_rows = [int(_CELL_REF.match(a).group(2)) for a in formulas] if formulas else []
-    if formula_rows:
-        last = max(last, max(formula_rows))
-    return last
+    n = last - first + 1
+    block = np.full((len(keys), n), None, dtype=object)
+    for j, k in enumerate(keys):
+        column = values[k]
+        m = min(len(column), n)
+        if m:
+            block[j, :m] = column[:m] if m < len(column) else column
+        column.clear()
+    return pd.DataFrame(block.T, index=range(first, last + 1), columns=keys, dtype=object, copy=False)
 
 
 def _check_fingerprint(template: Template, props: dict, problems: ProblemList) -> None:
