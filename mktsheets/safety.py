@@ -35,7 +35,9 @@ __all__ = [
 ]
 
 #: Refuse packages that would inflate to more than this (a zip bomb, or far beyond Excel's limits).
-MAX_TOTAL_UNCOMPRESSED = 2 << 30
+#: Every part is streamed, never held whole, so this bounds time and temporary disk, not memory:
+#: a quarterly workbook at Excel's 1,048,576 tracking rows inflates to about 4-5 GiB of XML.
+MAX_TOTAL_UNCOMPRESSED = 16 << 30
 #: A member compressing better than this ...
 MAX_RATIO = 200
 #: ... and inflating to more than this is a bomb (small, very regular parts are fine).
