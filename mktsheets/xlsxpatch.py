@@ -340,16 +340,10 @@ class _SheetEdits:
         active = [plan for plan in self.plans if plan.first <= number <= plan.last]  # in column order
         columns, heads = [], []
         for plan in active:
-            tails = plan.tails(number, stop, self.prefix)
+            # with the style the column had so far, the whole cell, checked against the old one
             style = self.styles.get(plan.col)
-            if style is None:
-                heads.append(None)
-            else:  # the style the column had so far: the whole cell, checked against the old one
-                head = b' s="%s"' % style
-                ref = b'r="' + _COL_BYTES[plan.col] + b'%d"' + head
-                tails = [ref % r + tail for r, tail in zip(range(number, stop), tails)]
-                heads.append(head)
-            columns.append(tails)
+            heads.append(None if style is None else b' s="%s"' % style)
+            columns.append(plan.cells(number, stop, self.prefix, style))
         self._window_cols = tuple(plan.col for plan in active)
         self._window_heads = tuple(heads)
         self._window = list(zip(*columns)) if active else [()] * (stop - number)
@@ -407,42 +401,46 @@ class _ColumnPlan:
                 return None
         return parts
 
-    def tails(self, a: int, b: int, prefix: bytes) -> list[bytes]:
-        """What follows ``<c r=".." s=".."`` in the cells of rows a..b-1."""
+    def cells(self, a: int, b: int, prefix: bytes, style: bytes | None) -> list[bytes]:
+        """The cells of rows a..b-1 as they follow "<c ": ``r="H5" s="7">...</c>`` when the
+        column's style is known, else only what follows the style (``>...</c>``)."""
         values = self.values[a - self.first: b - self.first]
+        lead = b"" if style is None else b'r="' + _COL_BYTES[self.col] + b'%d" s="' + style + b'"'
+        f_open, f_close = b"><%sf>" % prefix, b"</%sf><%sv>" % (prefix, prefix)
+        v_close = b"</%sv></%sc>" % (prefix, prefix)
+        rows = range(a, b)
         if self.parts is not None:
-            parts = self.parts
-            formulas = [(b"%d" % r).join(parts) for r in range(a, b)]
+            # one %-format per cell: the row goes into the reference and into the formula
+            formula = b"%d".join(part.replace(b"%", b"%%") for part in self.parts)
+            slots = len(self.parts) - 1 + (1 if lead else 0)
+            args = [(r,) * slots for r in rows]
         else:
-            formulas = []
-            for r in range(a, b):
+            formula = b"%s"
+            args = []
+            for r in rows:
                 text = self.formula(r)
                 if text.startswith("="):
                     raise ValueError(f"formula for row {r} must be given without the leading '=': {text!r}")
-                formulas.append(_xml_text(text).encode())
-        f_open = b"><%sf>" % prefix
-        f_close = b"</%sf><%sv>" % (prefix, prefix)
-        v_close = b"</%sv></%sc>" % (prefix, prefix)
-        empty = b' t="str"' + f_open + b"%s" + f_close + v_close
-        number = f_open + b"%s" + f_close + b"%s" + v_close
-        kind = getattr(getattr(values, "dtype", None), "kind", "")
-        if kind == "f":  # a float column: all texts from one repr of the list, in C
+                args.append((r, _xml_text(text).encode()) if lead else (_xml_text(text).encode(),))
+        empty = lead + b' t="str"' + f_open + formula + f_close + v_close
+        number = lead + f_open + formula + f_close + b"%s" + v_close
+        if getattr(getattr(values, "dtype", None), "kind", "") == "f":  # floats: all texts from one repr, in C
             texts = _float_texts(values.tolist())
-            return [empty % f if t == b"nan" else number % (f, t) for f, t in zip(formulas, texts)]
+            return [empty % x if t == b"nan" else number % (*x, t) for x, t in zip(args, texts)]
         values = values.tolist() if hasattr(values, "tolist") else list(values)
-        tails: dict[tuple[type, object], bytes] = {}  # results repeat a lot: labels, grades, 0
+        made: dict[tuple[type, object], tuple[bytes, tuple]] = {}  # results repeat a lot: labels, grades, 0
         out = []
-        for f, v in zip(formulas, values):
+        for x, v in zip(args, values):
             key = (v.__class__, v)
-            tail = tails.get(key)
-            if tail is None:
+            found = made.get(key)
+            if found is None:
                 if v is None or (isinstance(v, float) and v != v):
-                    tail = empty
+                    found = (empty, ())
                 else:
                     kind, text = _value_text(v)
-                    tail = kind.encode() + f_open + b"%s" + f_close + text.encode().replace(b"%", b"%%") + v_close
-                tails[key] = tail
-            out.append(tail % f)
+                    found = (lead + kind.encode() + f_open + formula + f_close + b"%s" + v_close, (text.encode(),))
+                made[key] = found
+            out.append(found[0] % (*x, *found[1]))
         return out
 
 
@@ -1370,8 +1368,8 @@ class _SheetPatcher:
         t = self.t
         pieces = body.split(t.cell_sep)
         count = len(pieces)
-        if count < 2 or body.count(t.cell_lt) != count - 1:
-            return None  # <c> without attributes, a tab after "<c", or rich text with <color>
+        if count < 2 or t.cell_lt in pieces[0] or t.cell_lt in pieces[-1]:
+            return None  # the row's ends are odd: <c> without attributes, a tab after "<c", <color>
         first = _PIECE_REF.match(pieces[1])
         last = _PIECE_REF.match(pieces[-1])
         if not (first and last):
@@ -1387,21 +1385,18 @@ class _SheetPatcher:
                     return None
                 slots[col] = k
             piece = pieces[k]
-            # Each piece holds one cell and what follows it; no other "</c>" can be in it.
-            if piece.endswith(close):
-                end = len(piece)
-                gt = piece.find(b">")
+            # A piece is the cell and what follows it up to the next "<c ": usually nothing,
+            # but an odd cell (<c> without attributes) stays behind the end found here.
+            gt = piece.find(b">")
+            if gt < 0:
+                return None
+            if piece[gt - 1] == 0x2F:  # <c .../>
+                end = gt + 1
             else:
-                gt = piece.find(b">")
-                if gt < 0:
-                    return None
-                if piece[gt - 1] == 0x2F:  # <c .../>
-                    end = gt + 1
-                else:
-                    end = piece.find(close, gt)
-                    if end < 0:
-                        raise PatchError(f"{self.part}: a cell in row {number} is not closed")
-                    end += len(close)
+                end = piece.find(close, gt)
+                if end < 0:
+                    raise PatchError(f"{self.part}: a cell in row {number} is not closed")
+                end += len(close)
             if type(write) is bytes:
                 at = len(ref)
                 if head is not None:
