@@ -433,15 +433,18 @@ def measure_size(target_rows: int, args, work: Path, log: Path) -> SizeResult:
     runs = args.large_runs if args.large_runs and target_rows >= 100_000 else args.runs
     say(f"[{target_rows}] quarter of {res.rows:,} tracking rows, {people:,} people, {goals:,} goals")
 
+    tools = args.huge_list if target_rows >= HUGE else args.tool_list
+
     def many(tool: str, make_cmd, before=None, result_file=None) -> None:
         """--runs runs of one tool; stop after a failure or a timeout (it would only repeat)."""
-        if tool not in args.tool_list and tool != "new":     # new makes the file: always run
+        if tool not in tools and tool != "new":     # new makes the file: always run
             return
         res.runs[tool] = []
         for i in range(runs):
             if before:
                 before(i)
-            run = run_child(make_cmd(i), args.timeout, log, result_file)
+            limit = args.new_timeout if tool == "new" and i == 0 else args.timeout   # the first new makes the file
+            run = run_child(make_cmd(i), limit, log, result_file)
             res.runs[tool].append(run)
             say(f"  {tool:<16} run {i + 1}: {_fmt_run(run)}")
             if not run.ok:
@@ -453,7 +456,7 @@ def measure_size(target_rows: int, args, work: Path, log: Path) -> SizeResult:
         say(f"  `new` did not write {quarter}: see {log}")
         return res
     res.file_bytes = quarter.stat().st_size
-    if {"xlsxwriter", "xlsxwriter-fast"} & set(args.tool_list):
+    if {"xlsxwriter", "xlsxwriter-fast"} & set(tools):
         run_child(me("dump", str(quarter), str(d / "cells.pickle")), args.timeout, log)
     for tool, fast in (("xlsxwriter", "0"), ("xlsxwriter-fast", "1")):
         many(tool, lambda i, fast=fast: me("xlsxwriter", str(d / "cells.pickle"), str(d / "xw.xlsx"),
@@ -856,6 +859,8 @@ def profile(rows: int, args, work: Path, log: Path) -> None:
 # ----------------------------------------------------------------- main
 
 TOOLS = ("new", "xlsxwriter", "xlsxwriter-fast", "recalc", "openpyxl", "libreoffice")
+HUGE = 500_000               # from this size on only --huge-tools run (the others need tens of GiB or hours)
+HUGE_TOOLS = "recalc"
 CHILDREN = {"new": child_new, "dump": child_dump, "xlsxwriter": child_xlsxwriter, "openpyxl": child_openpyxl,
             "libreoffice": child_libreoffice, "profile": child_profile}
 
@@ -873,6 +878,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=1800, help="seconds per run before it is killed (default 1800)")
     p.add_argument("--tools", default=",".join(TOOLS),
                    help=f"what to measure, comma-separated (default all: {','.join(TOOLS)}); new always runs")
+    p.add_argument("--new-timeout", type=float, default=3600,
+                   help="seconds for the first `new` of each size, which makes the file (default 3600)")
+    p.add_argument("--huge-tools", default=HUGE_TOOLS,
+                   help=f"what to measure from {HUGE:,} rows on (default {HUGE_TOOLS}): openpyxl needs ~20 GiB "
+                        "and LibreOffice hours there; new always runs")
     p.add_argument("--workdir", help="where to keep the generated files (default: a temporary folder, removed)")
     p.add_argument("--commit", metavar="REV",
                    help="measure mktsheets as committed at REV (e.g. HEAD), not the working tree's files")
@@ -885,8 +895,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     except ValueError:
         p.error("--sizes takes whole numbers separated by commas, e.g. 1000,10000")
     args.tool_list = [t.strip() for t in args.tools.split(",") if t.strip()]
-    if set(args.tool_list) - set(TOOLS):
-        p.error(f"--tools: unknown {', '.join(sorted(set(args.tool_list) - set(TOOLS)))}; known: {', '.join(TOOLS)}")
+    args.huge_list = [t.strip() for t in args.huge_tools.split(",") if t.strip()]
+    for option, chosen in (("--tools", args.tool_list), ("--huge-tools", args.huge_list)):
+        if set(chosen) - set(TOOLS):
+            p.error(f"{option}: unknown {', '.join(sorted(set(chosen) - set(TOOLS)))}; known: {', '.join(TOOLS)}")
     if args.runs < 1 or (args.large_runs or 1) < 1 or not args.size_list or min(args.size_list) < 1:
         p.error("--runs and every size must be at least 1")
     return args
