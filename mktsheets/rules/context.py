@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from ..layout import Layout
@@ -18,6 +19,7 @@ class Calc:
     layout: Layout
     problems: ProblemList
     out: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _keys: dict[tuple[str, str], pd.Series] = field(default_factory=dict, repr=False)
 
     @property
     def s(self) -> dict:
@@ -29,6 +31,13 @@ class Calc:
 
     def frame(self, sheet: str) -> pd.DataFrame:
         return self.inputs.frames[sheet]
+
+    def keys(self, sheet: str, column: str) -> pd.Series:
+        """key_of of an input column, computed once per workbook (IDs and names are looked up often)."""
+        found = self._keys.get((sheet, column))
+        if found is None:
+            found = self._keys[sheet, column] = keys_of(self.frame(sheet)[column])
+        return found
 
     def label(self, key: str) -> str:
         return self.inputs.label(key)
@@ -45,6 +54,13 @@ class Calc:
 def key_of(value) -> str:
     """How formulas match IDs and names: MATCH/SUMIFS ignore case."""
     return str(value).casefold() if value not in (None, "") else ""
+
+
+def keys_of(values: pd.Series) -> pd.Series:
+    """key_of of a whole column: each distinct value folded once, and the results shared."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=False)
+    keys = np.array([key_of(u) for u in uniques], dtype=object)
+    return pd.Series(keys[codes] if len(codes) else [], index=values.index, dtype=object)
 
 
 def first_index(keys: pd.Series) -> dict[str, int]:

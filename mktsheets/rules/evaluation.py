@@ -7,7 +7,7 @@ import pandas as pd
 from ..layout import Layout, setting_name as S, table_name
 from ..problems import ERROR
 from .base import completion, completion_formula, share_formula, share_used, tier_formula, tier_lookup, xround
-from .context import Calc, first_index, key_of
+from .context import Calc, first_index
 
 SHEET = "evaluation"
 HELPERS = ("_low", "_q", "_ql", "_w", "_cur", "_mon", "_ok", "_qws", "_qw", "_lws", "_lw", "_wc", "_wq")
@@ -32,8 +32,8 @@ def compute(calc: Calc) -> None:
     e = calc.frame(SHEET)
     goals = calc.frame("targets")
     tgt = calc.out["targets"]
-    first = first_index(goals["id"].map(key_of))
-    gk = e["goal"].map(key_of)
+    first = first_index(calc.keys("targets", "id"))
+    gk = calc.keys("evaluation", "goal")
     grow = gk.map(lambda x: first.get(x) if x else None)
 
     def from_goal(series: pd.Series) -> pd.Series:

@@ -11,7 +11,7 @@ import pandas as pd
 from ..layout import Layout, setting_name as S, table_name
 from ..problems import ERROR, WARNING
 from .base import ceil_share, tier_formula, tier_lookup, xround
-from .context import Calc, key_of
+from .context import Calc, keys_of
 
 SHEET = "incentives"
 TOLERANCE = 0.0001   # weights must sum to 100% ± 0.01%
@@ -59,9 +59,9 @@ def compute(calc: Calc) -> None:
     names = pd.Series([team["name"].get(align[r], "") or "" for r in rows], index=idx, dtype=object)
     groups = pd.Series([team["group"].get(align[r], "") or "" for r in rows], index=idx, dtype=object)
     base = pd.Series([team["bonus_base"].get(align[r], np.nan) for r in rows], index=idx, dtype=float)
-    nk = names.map(key_of)
+    nk = keys_of(names)
     has_name = nk != ""
-    ek = ev["name"].map(key_of)
+    ek = keys_of(ev["name"])
     cur = evo["_cur"] == 1
 
     out = pd.DataFrame(index=idx)
@@ -98,7 +98,7 @@ def compute(calc: Calc) -> None:
     out["bonus"] = xround(base * factor, 2)
 
     tg, to = calc.frame("targets"), calc.out["targets"]
-    owners = tg["owner"].map(key_of)
+    owners = keys_of(tg["owner"])
     sales = to["_sales"] == 1
     out["sales_target"] = _by_name(owners, tg["target"].fillna(0.0), sales, nk).where(has_name)
     out["sales_actual"] = _by_name(owners, to["actual"].fillna(0.0), sales, nk).where(has_name)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ..layout import Layout
-from .context import Calc, first_index, key_of
+from .context import Calc, first_index
 
 SHEET = "review"
 HELPERS: tuple[str, ...] = ()
@@ -16,8 +16,8 @@ def compute(calc: Calc) -> None:
     rv = calc.frame(SHEET)
     goals = calc.frame("targets")
     tgt = calc.out["targets"]
-    first = first_index(goals["id"].map(key_of))
-    rows = rv["goal"].map(key_of).map(lambda k: first.get(k) if k else None)
+    first = first_index(calc.keys("targets", "id"))
+    rows = calc.keys("review", "goal").map(lambda k: first.get(k) if k else None)
     source = {"goal_name": goals["name"], "target": goals["target"],
               "actual": tgt["actual"], "completion": tgt["completion"]}
     out = pd.DataFrame(index=rv.index)

@@ -15,7 +15,7 @@ import pandas as pd
 from ..layout import Layout, setting_name as S
 from ..problems import ERROR
 from .base import completion, completion_formula, share_formula, share_used, xround
-from .context import Calc, first_index, key_of
+from .context import Calc, first_index, keys_of
 
 SHEET = "targets"
 DEPTH = 4            # company -> department -> group -> individual: at most 4 ancestors
@@ -37,7 +37,7 @@ def compute(calc: Calc) -> None:
     k = calc.frame("tracking")
     W = calc.layout.weeks
     out = pd.DataFrame(index=g.index)
-    ids = g["id"].map(key_of)
+    ids = calc.keys("targets", "id")
     has_id = ids != ""
     out["_lvl"] = g["level"].map(LEVELS).astype(float)
     out["_low"] = (g["direction"] == "lower").astype(float)
@@ -46,7 +46,7 @@ def compute(calc: Calc) -> None:
     out["_w"] = share_used(g["weight"])
 
     # weekly totals per goal (only rows with an actual count as "having" that week)
-    kk = pd.DataFrame({"g": k["goal"].map(key_of), "w": k["week"], "a": k["actual"],
+    kk = pd.DataFrame({"g": calc.keys("tracking", "goal"), "w": k["week"], "a": k["actual"],
                        "p": k["planned"].fillna(0.0), "has": k["actual"].notna()})
     by = kk[kk["g"] != ""].groupby(["g", "w"])
     wk_has = by["has"].sum()
@@ -93,7 +93,7 @@ def compute(calc: Calc) -> None:
 
     # ancestors and contribution flags (first occurrence wins, as MATCH does)
     first = first_index(ids)
-    parent_of = g["parent"].map(key_of)
+    parent_of = calc.keys("targets", "parent")
     parent_by_key = _by_key(first, parent_of)
     hasown_by_key = _by_key(first, out["_hasown"])
     anc = [parent_of.where(has_id, "")]
@@ -155,9 +155,9 @@ def compute(calc: Calc) -> None:
 
 def _long_cycles(g: pd.DataFrame, out: pd.DataFrame) -> pd.Series:
     """Goals on a cycle of parent links longer than the DEPTH ancestor columns can see (_cyc misses them)."""
-    ids = g["id"].map(key_of)
+    ids = keys_of(g["id"])
     first = first_index(ids)
-    parent_at = dict(zip(g.index, g["parent"].map(key_of)))
+    parent_at = dict(zip(g.index, keys_of(g["parent"])))
     parent = {key: parent_at[row] for key, row in first.items()}
     on_cycle: set[str] = set()
     state: dict[str, int] = {}          # 1: on the path being walked, 2: done (each goal is walked once)

@@ -7,17 +7,19 @@ import pandas as pd
 from ..layout import Layout, setting_name as S
 from ..problems import ERROR, WARNING
 from .base import blank_text, completion, completion_formula, from_serial, xround
-from .context import Calc, first_index, key_of
+from .context import Calc, first_index
 
 SHEET = "tracking"
 HELPERS = ("_low", "_sales", "_has", "_wkhas")
 
 
+_STATUS_CODES = np.array(["", "exceeded", "met", "on_track", "warning"], dtype=object)
+
+
 def status_codes(c4: pd.Series, warn: float, over: float) -> pd.Series:
     """超额 / 达标 / 正常 / 预警 from a completion rounded to 4 decimals (blank stays blank)."""
-    out = np.select([c4.isna(), c4 >= over, c4 >= 1, c4 >= warn],
-                    ["", "exceeded", "met", "on_track"], "warning")
-    return pd.Series(out, index=c4.index, dtype=object)
+    which = np.select([c4.isna(), c4 >= over, c4 >= 1, c4 >= warn], [0, 1, 2, 3], 4)
+    return pd.Series(_STATUS_CODES[which], index=c4.index, dtype=object)   # shared strings, one per code
 
 
 def status_formula(L: Layout, c: str) -> str:
@@ -30,11 +32,11 @@ def compute_basic(calc: Calc) -> None:
     """Everything but the repeated warning, which needs the goals' weekly totals."""
     k = calc.frame(SHEET)
     goals = calc.frame("targets")
-    goal_keys = goals["id"].map(key_of)
+    goal_keys = calc.keys("targets", "id")
     first = first_index(goal_keys)
     low_by_row = (goals["direction"] == "lower").astype(float)
     sales_by_row = (goals["type"] == "sales").astype(float)
-    gk = k["goal"].map(key_of)
+    gk = calc.keys("tracking", "goal")
     # INDEX(...,MATCH(goal,ids,0)): the goal's first row; an unknown or blank goal gives 0
     rows = list(first.values())
     low = gk.map(dict(zip(first, low_by_row.reindex(rows).to_numpy()))).fillna(0.0).astype(float)
@@ -96,15 +98,14 @@ def compute_repeated(calc: Calc) -> None:
     """Repeated warning: the goal's week total below the threshold this week and the weeks before."""
     k = calc.frame(SHEET)
     tgt = calc.out["targets"]
-    goals = calc.frame("targets")
-    first = first_index(goals["id"].map(key_of))
+    first = first_index(calc.keys("targets", "id"))
     n = int(calc.s["repeat_weeks"] or 0)
     warn = calc.s["warn"]
     weeks = calc.layout.weeks
     matrix = tgt[[f"_c{i}" for i in range(1, weeks + 1)]].to_numpy(dtype=float)
     below = matrix < warn  # NaN compares False: a week without actuals breaks the run
     position = {r: i for i, r in enumerate(tgt.index)}
-    goal_pos = k["goal"].map(key_of).map({g: position[r] for g, r in first.items()}).to_numpy(dtype=float)
+    goal_pos = calc.keys("tracking", "goal").map({g: position[r] for g, r in first.items()}).to_numpy(dtype=float)
     w = k["week"].to_numpy(dtype=float)
     flagged = np.zeros(len(k), dtype=bool)
     if 1 <= n <= weeks:
