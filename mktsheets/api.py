@@ -58,11 +58,17 @@ class Workbook:
         return {k: self.frame(k) for k in DATA_SHEETS}
 
 
-def load(path: str | Path) -> Workbook:
-    """Read a workbook, compute every rule, and collect every problem (never raises for bad cells)."""
+def load(path: str | Path, *, keep_raw: bool = True) -> Workbook:
+    """Read a workbook, compute every rule, and collect every problem (never raises for bad cells).
+
+    keep_raw=False lets the cells as read (``wb.loaded.raw.sheets``) go once they are parsed:
+    recalc has no use for them, and on a large workbook they are a good part of the memory.
+    """
     loaded = read_workbook(path)
     problems = loaded.problems
     inputs, parse_problems = parse(loaded.template, loaded.raw, loaded.layout)
+    if not keep_raw:
+        loaded.raw.sheets = {key: frame.iloc[:0] for key, frame in loaded.raw.sheets.items()}
     merged = ProblemList(lang=loaded.lang)
     for p in problems.items + parse_problems.items:
         merged.add(p.severity, p.sheet, p.cell, p.found, p.expected, p.message, p.code)

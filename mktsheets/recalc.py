@@ -186,7 +186,7 @@ def recalc(path: str | Path, output: str | Path | None = None, *, backup: bool =
         if locks:
             raise FileProblem(f"文件正在 Excel/WPS 中打开（{locks[0].name}），请先关闭，或用 --force",
                               f"the workbook is open in Excel/WPS ({locks[0].name}); close it first, or use --force")
-    wb = load(path)
+    wb = load(path, keep_raw=False)
     edits = build_edits(wb)
     cells = sum(len(v) for v in edits.values())
     saved = None
