@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -16,10 +17,18 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 import xlsxwriter.worksheet
+from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 
 from . import __version__
 from .compute import compute, helper_keys, sheet_formulas
-from .layout import Layout, SheetLayout, col_letter, quote_sheet, setting_name, table_name
+from .layout import (
+    Layout,
+    SheetLayout,
+    col_letter,
+    quote_sheet,
+    setting_name,
+    table_name,
+)
 from .model import RawBook, parse
 from .period import Quarter, calendar, parse_quarter
 from .problems import ProblemList
@@ -133,11 +142,15 @@ def build_raw(template: Template, lang: str, quarter: Quarter, data: Mapping[str
 def new_workbook(path: str | Path, period: str = "2024Q3", lang: str = "zh",
                  data: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
                  settings: Mapping[str, Any] | None = None, tables: Mapping[str, list] | None = None,
-                 template: Template | None = None) -> Written:
+                 template: Template | None = None, *, streaming: bool = True) -> Written:
     """Write a quarterly workbook.
 
     `data` maps sheet keys to rows (dicts keyed by column key, values as a person would type them);
     `settings` overrides Settings values by key; `tables` replaces Settings tables (rows of tuples).
+    `streaming` (the default) writes each row to disk as soon as the next one starts (XlsxWriter's
+    constant_memory mode: memory stays flat at any size, text cells are stored inline); False keeps
+    every cell in memory until close and stores text as shared strings (what `new` did before
+    it streamed; kept for the differential test, tests/test_generate_stream.py).
     """
     template = template or load_template()
     if lang not in ("zh", "en"):
@@ -153,7 +166,7 @@ def new_workbook(path: str | Path, period: str = "2024Q3", lang: str = "zh",
     calc = compute(inputs, layout, problems)
     validate(calc)
     path = Path(path)
-    _Writer(template, layout, raw, calc).write(path)
+    _Writer(template, layout, raw, calc).write(path, streaming=streaming)
     return Written(path, calc, calc.problems)
 
 
@@ -170,15 +183,194 @@ def _cached(value):
     return str(value)
 
 
-class _Sheet(xlsxwriter.worksheet.Worksheet):
-    """A worksheet that skips XlsxWriter's _xlfn. rewriting of every formula.
+def _cached_column(series: pd.Series) -> list:
+    """_cached of every value of a column; float and int columns without a per-value type test."""
+    if series.dtype == np.float64:
+        return ["" if math.isnan(v) else v for v in series.tolist()]
+    if series.dtype == np.int64:
+        return series.tolist()
+    return [_cached(v) for v in series.tolist()]
 
-    Our formulas use only Excel-2010 functions (tests/test_generate.py checks it), and the
-    ~30 regular expressions XlsxWriter runs over each formula dominated the time of `new`.
+
+def _discard_row_files(wb) -> None:
+    """After a failed write: close and delete the rows XlsxWriter streamed to its temporary files.
+
+    (close() does that when it succeeds; when writing or close() itself fails, the open files and
+    their data - possibly gigabytes - would otherwise stay behind.)
+    """
+    for ws in wb.worksheets():
+        fh, name = getattr(ws, "row_data_fh", None), getattr(ws, "row_data_filename", None)
+        if fh is not None and not fh.closed:
+            fh.close()
+        if name:
+            Path(name).unlink(missing_ok=True)
+
+
+class RowOrderError(RuntimeError):
+    """A cell written above a row already streamed to disk (XlsxWriter would drop it silently)."""
+
+
+class _Sheet(xlsxwriter.worksheet.Worksheet):
+    """A worksheet that skips XlsxWriter's per-formula regular expressions.
+
+    Our formulas use only Excel-2010 functions (tests/test_generate.py checks it, and that none
+    matches XlsxWriter's dynamic-array pattern), so the ~30 _xlfn. rewriting expressions and the
+    dynamic-array search (one long alternation run over each ~160-character formula, a fifth of
+    the time of `new` at 100k rows) never change anything; skipping them changes no byte.
+    In constant_memory mode a write to a row above the current one raises RowOrderError
+    instead of vanishing.
     """
 
     def _prepare_formula(self, formula, expand_future_functions=False):
         return formula[1:] if formula.startswith("=") else formula
+
+    def _check_dimensions(self, row, col, ignore_row=False, ignore_col=False):
+        if self.constant_memory and row < self.previous_row and not ignore_row and not ignore_col:
+            raise RowOrderError(f"{self.name}: row {row + 1} written after row {self.previous_row + 1} "
+                                "was started (constant_memory writes rows in order)")
+        return super()._check_dimensions(row, col, ignore_row, ignore_col)
+
+    def _write_formula(self, row, col, formula, cell_format=None, value=0):
+        # XlsxWriter 3.x's _write_formula without re_dynamic_function.search; anything unusual
+        # (empty, array braces) goes the stock way.
+        if not formula or formula.startswith("{"):
+            return super()._write_formula(row, col, formula, cell_format, value)
+        if self._check_dimensions(row, col):
+            return -1
+        formula = self._prepare_formula(formula)
+        if self.constant_memory and row > self.previous_row:
+            self._write_single_row(row)
+        self.table[row][col] = _CellFormula(formula, cell_format, value)
+        return 0
+
+    # -- chart caches in constant_memory mode
+    # XlsxWriter fills a chart's cached points (what a viewer shows before it recalculates) from the
+    # cells it still holds at close(); in constant_memory mode those rows are long gone and the charts
+    # would be written without data (and text categories as numbers). So the cells of the columns
+    # the charts use are kept as their rows stream out, and handed back the way XlsxWriter reads them.
+    _keep: frozenset = frozenset()
+    _kept: dict | None = None
+
+    def keep_columns(self, columns: Iterable[int]) -> None:
+        """Keep the cells of these columns for the charts (call before writing the sheet)."""
+        self._keep, self._kept = frozenset(columns), {}
+
+    def _write_single_row(self, current_row_num=0):
+        """Write the finished row (constant_memory mode): XlsxWriter's XML, made faster.
+
+        The row's cells are turned into XML here as Worksheet._write_cell would write them (the
+        streamed and the in-memory workbook are compared byte for byte in the tests, the latter
+        written by XlsxWriter alone); a cell of any other kind or without a format is left to it.
+        """
+        row = self.previous_row
+        cells = self.table.get(row)
+        if self._keep and cells:
+            self._kept[row] = {c: cells[c] for c in self._keep if c in cells}
+        if not cells or row in self.comments:
+            return super()._write_single_row(current_row_num)
+        self.previous_row = current_row_num
+        self._write_row(row, None, self.row_info.get(row))
+        write, esc, n = self.fh.write, self._escape_data, str(row + 1)
+        for col in sorted(cells):
+            cell = cells[col]
+            kind = type(cell)
+            if cell.format is None or kind not in _FAST_CELLS:
+                self._write_cell(row, col, cell)
+                continue
+            head = f'<c r="{_col_name(col)}{n}" s="{cell.format._get_xf_index()}"'
+            if kind is _CellFormula:
+                value = cell.value
+                if isinstance(value, str):
+                    t = "" if value == "" else ' t="e"' if value in _ERROR_CODES else ' t="str"'
+                    value = esc(value)
+                elif isinstance(value, bool):
+                    t, value = ' t="b"', int(value)
+                else:
+                    t = ""
+                write(f"{head}{t}><f>{esc(cell.formula)}</f><v>{value}</v></c>")
+            elif kind is _CellNumber:
+                write(f"{head}><v>{cell.number:.16G}</v></c>")
+            elif kind is _CellBlank:
+                write(f"{head}/>")
+            else:                                            # an inline string
+                text = self._escape_control_characters(cell.string)
+                if text.startswith("<r>") and text.endswith("</r>"):
+                    self._write_cell(row, col, cell)         # rich text: XlsxWriter writes it as it is
+                    continue
+                space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+                write(f'{head} t="inlineStr"><is><t{space}>{esc(text)}</t></is></c>')
+        write("</row>")
+        self.table.clear()
+
+    def _get_range_data(self, row_start, col_start, row_end, col_end):
+        if not self.constant_memory:
+            return super()._get_range_data(row_start, col_start, row_end, col_end)
+        missing = set(range(col_start, col_end + 1)) - self._keep
+        if missing:
+            raise RuntimeError(f"{self.name}: a chart uses column(s) {sorted(missing)} that keep_columns() "
+                               "did not keep; its cached points would be empty")
+        rows = dict(self._kept)
+        current = self.table.get(self.previous_row)      # the last row has not been flushed yet
+        if current:
+            rows[self.previous_row] = current
+        data = []                                        # as Worksheet._get_range_data in XlsxWriter 3.x
+        for r in range(row_start, row_end + 1):
+            if r not in rows:
+                data.append(None)
+                continue
+            for c in range(col_start, col_end + 1):
+                cell = rows[r].get(c)
+                kind = cell.__class__.__name__
+                if cell is None:                         # no such cell
+                    data.append(None)
+                elif kind in ("Number", "Datetime"):
+                    data.append(f"{cell.number:.16g}")
+                elif kind == "String":
+                    data.append(cell.string)             # inline: the text itself, not an index
+                elif kind in ("Formula", "ArrayFormula"):
+                    data.append(0 if cell.value is None else cell.value)
+                elif kind == "Blank":
+                    data.append("")
+        return data
+
+
+_CellFormula = xlsxwriter.worksheet.CellFormulaTuple
+_CellNumber = xlsxwriter.worksheet.CellNumberTuple
+_CellBlank = xlsxwriter.worksheet.CellBlankTuple
+_FAST_CELLS = frozenset({_CellFormula, _CellNumber, _CellBlank, xlsxwriter.worksheet.CellStringTuple})
+_ERROR_CODES = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!"})
+
+
+@cache
+def _col_name(col: int) -> str:
+    return xl_col_to_name(col)
+
+
+class _RowMajor:
+    """Collects the cell writes of a small sheet and plays them back in row order.
+
+    In constant_memory mode XlsxWriter flushes a row when a later one is started, so a sheet laid
+    out block by block (Settings: values, tables and calendar on the left, dropdown lists on the
+    right over the same rows) is recorded here first. Writes keep their order within a row (the
+    last write to a cell wins, as before); everything that is not a cell write goes straight through,
+    and so does every write after flush() (a write above the current row then raises RowOrderError).
+    """
+
+    _CELL = ("write_string", "write_number", "write_blank", "write_formula", "write_datetime", "set_row")
+
+    def __init__(self, ws):
+        self._ws, self._calls = ws, []
+
+    def __getattr__(self, name):
+        if name in self._CELL and self._calls is not None:
+            return lambda row, *args: self._calls.append((row, len(self._calls), name, args))
+        return getattr(self._ws, name)
+
+    def flush(self) -> None:
+        """Play the writes back in row order; later writes go straight to the sheet."""
+        ws, calls, self._calls = self._ws, self._calls, None
+        for row, _, name, args in sorted(calls, key=lambda call: call[:2]):
+            getattr(ws, name)(row, *args)
 
 
 class _Writer:
@@ -189,22 +381,40 @@ class _Writer:
     def say(self, zh: str, en: str) -> str:
         return zh if self.lang == "zh" else en
 
-    def write(self, path: Path) -> None:
+    def write(self, path: Path, streaming: bool = True) -> None:
+        # use_zip64: a part over 2 GiB (Tracking's XML at ~900k rows) needs ZIP64 records, which Python's
+        # zipfile writes for such parts only: a smaller workbook comes out byte for byte as without it
         wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
-                                             "strings_to_urls": False})
+                                             "strings_to_urls": False, "constant_memory": streaming,
+                                             "use_zip64": True})
+        try:
+            self._write(wb)
+            wb.close()
+        except BaseException:
+            _discard_row_files(wb)
+            raise
+
+    def _write(self, wb) -> None:
         self.wb, self.fmt = wb, Formats(wb)
         self.sheets = {s.key: wb.add_worksheet(s.name(self.lang), worksheet_class=_Sheet) for s in self.t.sheets}
         self._properties()
+        for key, columns in self._chart_columns().items():
+            self.sheets[key].keep_columns(columns)
+        for key in ("guide", "settings", "dashboard", "checks"):     # small sheets: recorded, then row by row
+            self.sheets[key] = _RowMajor(self.sheets[key])
         self._guide()
+        self.sheets["guide"].flush()
         self._settings()
+        self.sheets["settings"].flush()
         for key in DATA_SHEETS:
-            self._data_sheet(key)
+            self._data_sheet(key)       # written row by row
         self._names()
         self._validations()
         self._dashboard()
+        self.sheets["dashboard"].flush()
         self._checks()
+        self.sheets["checks"].flush()
         self.sheets["guide"].activate()
-        wb.close()
 
     # -- document
     def _properties(self) -> None:
@@ -266,11 +476,11 @@ class _Writer:
                 "阈值、评分档位、奖金系数、等级、提成档位都在“参数”表，可直接修改",
                 "Thresholds, score tiers, payout factors, grades and commission brackets live on Settings and may be edited")),
         ]
+        ws.set_row(2 + 7, 110)
         legend = {4: f.get("input"), 5: f.get("computed")}   # the colour legend shows the real fills
         for i, (a, b) in enumerate(rows):
             ws.write_string(2 + i, 0, a, legend.get(i) or (f.get("label") if a else f.get("text")))
             ws.write_string(2 + i, 1, b, f.get("text"))
-        ws.set_row(2 + 7, 110)
         self._print_setup(ws, None)
 
     # -- Settings
@@ -384,7 +594,9 @@ class _Writer:
         raw = self.raw.sheets.get(key)
         helpers = helper_keys(key, self.L.weeks)
         columns = list(sheet.columns) + [None] * len(helpers)
+        rows = list(sl.rows)
         ws.set_row(0, 30)
+        specs, values = [], []     # per column: (0-based column, formula builder or None, format); its values
         for idx, col in enumerate(columns):
             ckey = col.key if col else helpers[idx - len(sheet.columns)]
             c = sl.columns[ckey]
@@ -396,18 +608,31 @@ class _Writer:
                 ws.set_column(c, c, col.width)
             else:
                 ws.set_column(c, c, 8, None, {"hidden": True})
-            rows = list(sl.rows)
             if role == "input":
                 has = raw is not None and ckey in raw.columns
-                values = raw[ckey].tolist() if has else [None] * len(rows)
-                for r, value in zip(rows, values):
-                    self._write_input(ws, r - 1, c, value, ctype)
+                specs.append((c, None, f.get("input", ctype)))
+                values.append(raw[ckey].tolist() if has else [None] * len(rows))
             else:
                 has = out is not None and ckey in out.columns
-                values = out[ckey].reindex(rows).tolist() if has else [None] * len(rows)
-                fmt, build = f.get("computed", ctype), formulas[ckey]
-                for r, value in zip(rows, values):
-                    ws.write_formula(r - 1, c, build(r), fmt, _cached(value))
+                specs.append((c, formulas[ckey], f.get("computed", ctype)))
+                values.append(_cached_column(out[ckey].reindex(rows)) if has else [""] * len(rows))
+        # XlsxWriter's undecorated writers (the public ones only add A1-notation parsing); plain text,
+        # floats and blanks, most input cells, without _write_input's chain of type tests
+        write_formula, write_input = ws._write_formula, self._write_input
+        write_blank, write_number, write_string = ws._write_blank, ws._write_number, ws._write_string
+        for r, row_values in zip(rows, zip(*values)):      # row by row: constant_memory streams each one
+            r0 = r - 1
+            for (c, build, fmt), value in zip(specs, row_values):
+                if build is not None:
+                    write_formula(r0, c, "=" + build(r), fmt, value)
+                elif value is None:
+                    write_blank(r0, c, None, fmt)
+                elif type(value) is str:
+                    write_string(r0, c, value, fmt)
+                elif type(value) is float and not math.isnan(value):
+                    write_number(r0, c, value, fmt)
+                else:
+                    write_input(ws, r0, c, value, None, fmt)
         ws.freeze_panes(1, 1)
         last_visible = len(sheet.columns) - 1
         ws.autofilter(0, 0, sl.last - 1, last_visible)
@@ -558,6 +783,13 @@ class _Writer:
                                  _cached(values[a1]))
         self._charts(ws)
         self._print_setup(ws, None)
+
+    def _chart_columns(self) -> dict[str, tuple[int, ...]]:
+        """Columns the charts below plot, by sheet (kept for the charts' cached points when streaming)."""
+        tg, inc = self.L.sheet("targets"), self.L.sheet("incentives")
+        return {"targets": (tg.columns["name"], tg.columns["completion"]),
+                "incentives": (inc.columns["name"], inc.columns["payout"]),
+                "dashboard": (3, 4, 5, 8, 9)}            # D E F (weekly sales), I J (grades)
 
     def _charts(self, ws) -> None:
         L, say = self.L, self.say

@@ -233,7 +233,12 @@ def extras_on_close(monkeypatch, lang: str = "zh"):
     names = {s.key: s.name(lang) for s in t.sheets}
     info = Extras(names["tracking"], names["targets"], "C3", "", "")
     real_close = xlsxwriter.Workbook.close
+    real_init = xlsxwriter.Workbook.__init__
     files: list[Path] = []
+
+    def init(self, filename=None, options=None):
+        # the extras go in at close(), onto rows written long before: `new` must not stream them out
+        real_init(self, filename, {**(options or {}), "constant_memory": False})
 
     def close(self):
         if getattr(self, "_test_extras", False):
@@ -278,10 +283,12 @@ def extras_on_close(monkeypatch, lang: str = "zh"):
         return real_close(self)
 
     monkeypatch.setattr(xlsxwriter.Workbook, "close", close)
+    monkeypatch.setattr(xlsxwriter.Workbook, "__init__", init)
     try:
         yield info
     finally:
         monkeypatch.setattr(xlsxwriter.Workbook, "close", real_close)
+        monkeypatch.setattr(xlsxwriter.Workbook, "__init__", real_init)
         for f in files:
             f.unlink(missing_ok=True)
 
