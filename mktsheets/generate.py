@@ -282,6 +282,8 @@ class _Sheet(xlsxwriter.worksheet.Worksheet):
                 value = cell.value
                 if isinstance(value, str):
                     t = "" if value == "" else ' t="e"' if value in _ERROR_CODES else ' t="str"'
+                    if "_x" in value or not value.isprintable():   # control characters are no XML
+                        value = self._escape_control_characters(value)
                     value = esc(value)
                 elif isinstance(value, bool):
                     t, value = ' t="b"', int(value)

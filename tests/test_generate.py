@@ -1102,3 +1102,20 @@ def test_text_that_looks_like_a_formula_stays_text(tmp_path):
     inc = b.ws("incentives", values=True)
     col = b.col("incentives", ("姓名", "Name"))
     assert [inc.cell(2 + i, col).value for i in range(len(FORMULA_LIKE))] == FORMULA_LIKE
+
+
+def test_control_characters_in_typed_text_make_a_valid_file(tmp_path):
+    """A name pasted with a control character is copied by formulas into their cached values: still valid XML."""
+    import openpyxl
+    from python_calamine import CalamineWorkbook
+
+    from mktsheets.api import load
+    data = {"team": [{"name": "张\x01三", "email": "a@example.com"}],
+            "targets": [{"id": "G\x02", "level": "公司", "name": "目标 _x0041_", "owner": "张\x01三", "target": 100}]}
+    path = tmp_path / "control.xlsx"
+    new_workbook(path, data=data)
+    names = [ws.title for ws in openpyxl.load_workbook(path)]          # parses every sheet's XML
+    assert len(names) == 10
+    incentives = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(names[6]).to_python()
+    assert any("张" in str(v) for row in incentives for v in row)
+    assert load(path).frame("team")["name"].tolist()[0] == "张\x01三"
