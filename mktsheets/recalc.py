@@ -91,16 +91,18 @@ def build_edits(wb: Workbook) -> dict[str, SheetWrites | dict[str, CellWrite]]:
 def _column_values(values: pd.Series, rows: range) -> np.ndarray:
     """A computed column's cached values for rows, as the patcher takes them (NaN/None: empty text)."""
     values = values.reindex(rows)
-    if values.dtype.kind == "f":
-        return values.to_numpy(dtype="float64")
-    if values.dtype.kind in "iub":
+    if values.dtype == np.float64:
         return values.to_numpy()
     array = values.to_numpy(dtype=object)
-    blank = pd.isna(array)
-    if blank.any():
-        array = array.copy()
-        array[blank] = None
-    return array
+    if pd.api.types.infer_dtype(array, skipna=True) in ("string", "empty", "floating", "integer",
+                                                          "mixed-integer-float"):
+        blank = pd.isna(array)
+        if blank.any():
+            array = array.copy()
+            array[blank] = None
+        return array
+    cached = [_cached(v) for v in array]                  # anything else as it was always written
+    return np.array([None if c == "" else c for c in cached], dtype=object)
 
 
 def _settings_edits(wb: Workbook, edits: dict[str, CellWrite]) -> None:

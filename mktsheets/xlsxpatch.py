@@ -255,6 +255,7 @@ class _SheetEdits:
         self.cell_columns = sorted((_COL_NUMBER[letters], letters) for letters in columns)
         self.plans = [_ColumnPlan(plan) for plan in plans]
         taken: dict[int, list[_ColumnPlan]] = {}
+        self.plans = [plan for plan in self.plans if plan.last >= plan.first]  # empty writes write nothing
         for plan in self.plans:
             for other in taken.get(plan.col, ()):
                 if plan.first <= other.last and other.first <= plan.last:
@@ -394,7 +395,7 @@ class _ColumnPlan:
         if text.startswith("="):
             raise ValueError(f"formula for column {self.letters} must be given without the leading '=': {text!r}")
         parts = [_xml_text(piece).encode() for piece in text.split(str(sample))]
-        if len(parts) < 2:
+        if len(parts) < 2 or "_x" in text:  # "_x1234_" is escaped or not by the row's digits
             return None
         for row in (other, self.first, self.last):
             if str(row).encode().join(parts) != _xml_text(formula(row)).encode():
@@ -1413,8 +1414,9 @@ class _SheetPatcher:
                     if s_at >= 0:
                         style = seen[col] = styles[piece[s_at + 4: piece.find(b'"', s_at + 4)]]
                         new = ref + b' s="' + style + b'"' + write
-                    else:
-                        new = ref + write
+                    else:  # s='4', a tab before s, or no style at all
+                        odd = self._style_of(piece)
+                        new = ref + (b' s="%s"' % odd.encode() if odd is not None else b"") + write
             else:
                 if write.formula is None:
                     if write.value is None:

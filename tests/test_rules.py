@@ -603,3 +603,17 @@ def test_reading_the_file_back_gives_the_same_numbers(wb):
         mine, theirs = wb.calc.out[sheet], back.calc.out[sheet]
         cols = [c for c in mine.columns if not c.startswith("_") or c in ("_own", "_cyc")]
         pd.testing.assert_frame_equal(mine.loc[rows, cols], theirs.loc[rows, cols], check_dtype=False)
+
+
+def test_keys_of_folds_a_column_like_key_of():
+    """The bulk look-up key of IDs and names: MATCH ignores case; blanks never match anything."""
+    import numpy as np
+
+    from mktsheets.rules.context import key_of, keys_of
+    texts = pd.Series(["G1", "g1", None, "", "Ｇ1", "İstanbul", "G1"], dtype=object, index=range(5, 12))
+    got = keys_of(texts)
+    assert got.tolist() == [key_of(v) for v in texts] and got.index.equals(texts.index)
+    assert got.iloc[0] is got.iloc[6]                 # each distinct value folded once, its key shared
+    mixed = pd.Series(["1", 1, 1.0, True, np.nan], dtype=object)
+    assert keys_of(mixed).tolist() == [key_of(v) for v in mixed] == ["1", "1", "1.0", "true", "nan"]
+    assert keys_of(pd.Series([], dtype=object)).tolist() == []

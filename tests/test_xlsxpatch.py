@@ -861,7 +861,7 @@ def mixed_columns(first: int, rows: int) -> list[ColumnWrite]:
     ]
 
 
-@pytest.mark.parametrize("source", ["rich", "openpyxl", "no-r", "prefixed", "shared"])
+@pytest.mark.parametrize("source", ["rich", "openpyxl", "no-r", "prefixed", "shared", "odd-attributes"])
 def test_column_writes_equal_cell_writes(tmp_path, source):
     if source == "rich":
         src, sheet, first, rows = rich_workbook(tmp_path), "Data", 2, 30    # a missing row, rows past the end
@@ -876,6 +876,13 @@ def test_column_writes_equal_cell_writes(tmp_path, source):
                                          f'<x:c r="C{r}" s="0"><x:v>1</x:v></x:c></x:row>'
                                          for r in range(1, 7)) + "</x:sheetData>"
         src, sheet, first, rows = sheet_xml_workbook(tmp_path, data, prefix="x"), "Data", 2, 8
+    elif source == "odd-attributes":   # a tab before s, single quotes, t before s, cells without attributes
+        cells = ['<c r="C{r}"\ts="0"><v>1</v></c>', "<c r='C{r}' s='0'/>", '<c r="C{r}" t="n" s="0"><v>2</v></c>',
+                 '<c r="C{r}" s="0"><v>3</v></c><c><v>4</v></c>']
+        data = "<sheetData>" + "".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c>' + cells[r % 4].format(r=r)
+                                       + f'<c r="G{r}" s="0"/><c r="J{r}" s="0"/></row>'
+                                       for r in range(1, 9)) + "</sheetData>"
+        src, sheet, first, rows = sheet_xml_workbook(tmp_path, data), "Data", 2, 8
     else:
         src, sheet, first, rows = shared_formula_workbook(tmp_path), "Data", 2, 14
     columns = mixed_columns(first, rows)
@@ -946,3 +953,14 @@ def test_any_column_values_equal_cell_writes(tmp_path_factory, values, first):
         by_column = patch(tmp_path, src, {"Data": SheetWrites(column)}, "columns.xlsx")
         by_cell = patch(tmp_path, src, {"Data": as_cells(column)}, "cells.xlsx")
         assert members(by_column) == members(by_cell)
+
+
+def test_empty_column_writes_and_row_dependent_escapes(tmp_path):
+    src = openpyxl_workbook(tmp_path)
+    columns = [ColumnWrite("E", 2, np.arange(1.0, 9.0), lambda r: f"B{r}"),
+               ColumnWrite("E", 5, [], lambda r: f"C{r}"),                           # writes nothing
+               ColumnWrite("F", 2, np.zeros(8), lambda r: f'"_x{r + 1230}_"&B{r}')]  # escaped by the row's digits
+    by_column = patch(tmp_path, src, {"Team": SheetWrites(columns)}, "columns.xlsx")
+    by_cell = patch(tmp_path, src, {"Team": as_cells(columns)}, "cells.xlsx")
+    assert members(by_column) == members(by_cell)
+    assert '"_x005F_x1234_"&amp;B4' in sheet_xml(by_column)

@@ -58,8 +58,11 @@ def key_of(value) -> str:
 
 def keys_of(values: pd.Series) -> pd.Series:
     """key_of of a whole column: each distinct value folded once, and the results shared."""
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=False)
-    keys = np.array([key_of(u) for u in uniques], dtype=object)
+    array = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
+        return pd.Series([key_of(v) for v in array], index=values.index, dtype=object)
+    codes, uniques = pd.factorize(array)                  # text and blanks only: blanks are code -1
+    keys = np.array([key_of(u) for u in uniques] + [""], dtype=object)
     return pd.Series(keys[codes] if len(codes) else [], index=values.index, dtype=object)
 
 
