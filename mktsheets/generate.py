@@ -7,6 +7,7 @@ in every viewer before Excel ever recalculates it.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -180,7 +181,19 @@ def _cached(value):
         return "" if math.isnan(value) else float(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
-    return str(value)
+    return _xstring(str(value))
+
+
+_XSTRING_SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f]|_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def _xstring(text: str) -> str:
+    """Text as OOXML stores it: control characters (no XML allows them) as _xHHHH_, and the
+    underscore of a literal "_x0041_" escaped so that it reads back as typed. XlsxWriter does
+    this for strings, not for the cached text of formulas (a pasted \x01 made the file unreadable)."""
+    if text.isprintable() and "_x" not in text:
+        return text
+    return _XSTRING_SPECIAL.sub(lambda m: "_x%04X_" % ord(m.group()), text)
 
 
 def _cached_column(series: pd.Series) -> list:
@@ -282,8 +295,6 @@ class _Sheet(xlsxwriter.worksheet.Worksheet):
                 value = cell.value
                 if isinstance(value, str):
                     t = "" if value == "" else ' t="e"' if value in _ERROR_CODES else ' t="str"'
-                    if "_x" in value or not value.isprintable():   # control characters are no XML
-                        value = self._escape_control_characters(value)
                     value = esc(value)
                 elif isinstance(value, bool):
                     t, value = ' t="b"', int(value)
