@@ -40,6 +40,8 @@ from pathlib import PurePosixPath
 
 from defusedxml import ElementTree as SafeET
 
+from .layout import col_index as _col_index, col_letter
+
 CHUNK = 1 << 20                 # bytes of decompressed XML per read
 _CACHE_MAX = 1 << 16            # distinct number texts remembered per cell style
 
@@ -48,20 +50,9 @@ DATE, DURATION = "date", "duration"
 
 # ----------------------------------------------------------------- letters
 
-def col_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
 def col_index(letters: str | bytes) -> int:
-    n = 0
-    for ch in letters.upper() if isinstance(letters, str) else letters.upper().decode("ascii"):
-        n = n * 26 + ord(ch) - 64
-    return n - 1
+    """0-based column index of column letters, as found in the XML (bytes) or as text."""
+    return _col_index(letters if isinstance(letters, str) else letters.decode("ascii"))
 
 
 def _letters_from(n: int) -> bytes:
