@@ -177,11 +177,16 @@ def test_mixed_column_parses_the_same_both_ways(column, values, lang, year, data
     if values:   # repeats: the bulk path parses each distinct string once
         values += data.draw(st.lists(st.sampled_from(values), max_size=10))
     sheet, key, col_type, _ = column
+    assert_parsed_alike(column, values, lang, year, f"{sheet}.{key} as {col_type}")
+
+
+def assert_parsed_alike(column, values, lang, year, label) -> None:
+    """The bulk path and the per-cell path give the same values and problems (or the same crash)."""
     fast, fast_error = _parse_column(*column, values, lang, year, True)
     ref, ref_error = _parse_column(*column, values, lang, year, False)
     assert fast_error == ref_error
     if ref_error is None:
-        assert_same_series(fast[0], ref[0], f"{sheet}.{key} as {col_type}")
+        assert_same_series(fast[0], ref[0], label)
         assert fast[1] == ref[1]
 
 
@@ -193,12 +198,7 @@ def test_every_sample_value_in_every_column(column):
     values = values + values[::-1]
     for lang in ("zh", "en"):
         for year in (None, 2024):
-            fast, fast_error = _parse_column(*column, values, lang, year, True)
-            ref, ref_error = _parse_column(*column, values, lang, year, False)
-            assert fast_error == ref_error
-            if ref_error is None:
-                assert_same_series(fast[0], ref[0], f"{column} {lang} {year}")
-                assert fast[1] == ref[1]
+            assert_parsed_alike(column, values, lang, year, f"{column} {lang} {year}")
 
 
 def test_bulk_path_is_taken():
